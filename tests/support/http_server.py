@@ -1,0 +1,205 @@
+"""A loopback HTTP server for download tests: real sockets, scripted faults.
+
+Usage::
+
+    with LoopbackServer() as server:
+        server.add_file("/ml-1m.zip", data)
+        server.add_faults("/ml-1m.zip", [("status", 500), ("drop_after", 1000)])
+        download(server.url + "/ml-1m.zip", dest)
+        assert server.requests[-1].range == "bytes=1000-"
+
+Faults are consumed one per request, in order; once a path's script is used up it
+is served normally. A fault is one of:
+
+* ``("status", code)`` or ``("status", code, {header: value})``: answer with that
+  status (and headers) and a short body instead of the file.
+* ``("drop_after", nbytes)``: send the normal headers (full Content-Length), then
+  only ``nbytes`` of the body, then close the connection.
+
+Every response carries ``Connection: close``, so no handler thread outlives its
+request waiting on an idle keep-alive socket, and shutdown is prompt.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+Fault = tuple
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    range: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None | str:
+    """(first, last) inclusive for a satisfiable single range, None to serve the
+    whole file (no header, or one we do not support, which RFC 9110 allows), or
+    "unsatisfiable" for a 416."""
+    if header is None:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return start, end
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._serve(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(send_body=False)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep test output clean
+
+    def _serve(self, *, send_body: bool) -> None:
+        path = urlsplit(self.path).path
+        range_header = self.headers.get("Range")
+        fault = self.server.record_and_pop_fault(
+            Request(self.command, path, range_header, {k.lower(): v for k, v in self.headers.items()})
+        )
+        self.close_connection = True
+        if fault is not None and fault[0] == "status":
+            headers = fault[2] if len(fault) > 2 else {}
+            self._send(fault[1], f"scripted {fault[1]}\n".encode(), headers, send_body)
+            return
+        data = self.server.files.get(path)
+        if data is None:
+            self._send(404, b"not found\n", {}, send_body)
+            return
+        span = _byte_range(range_header, len(data))
+        if span == "unsatisfiable":
+            self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"}, send_body)
+            return
+        if span is None:
+            status, body, headers = 200, data, {}
+        else:
+            first, last = span
+            status, body = 206, data[first : last + 1]
+            headers = {"Content-Range": f"bytes {first}-{last}/{len(data)}"}
+        headers["Accept-Ranges"] = "bytes"
+        if fault is not None and fault[0] == "drop_after":
+            # Content-Length still promises the whole body; the client sees a
+            # connection closed mid-body.
+            self._send(status, body, headers, send_body, limit=fault[1])
+            return
+        self._send(status, body, headers, send_body)
+
+    def _send(
+        self,
+        status: int,
+        body: bytes,
+        headers: dict[str, str],
+        send_body: bool,
+        limit: int | None = None,
+    ) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Connection", "close")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if send_body:
+                self.wfile.write(body if limit is None else body[:limit])
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up first; nothing to report
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.lock = threading.Lock()
+        self.files: dict[str, bytes] = {}
+        self.faults: dict[str, deque[Fault]] = {}
+        self.requests: list[Request] = []
+
+    def record_and_pop_fault(self, request: Request) -> Fault | None:
+        with self.lock:
+            self.requests.append(request)
+            script = self.faults.get(request.path)
+            return script.popleft() if script else None
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client closing early is expected in fault tests
+
+
+class LoopbackServer:
+    """Context manager running a throwaway HTTP server on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self._server = _Server()
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="loopback-http",
+            daemon=True,
+        )
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @staticmethod
+    def _norm(path: str) -> str:
+        return path if path.startswith("/") else "/" + path
+
+    def add_file(self, path_in_url: str, data: bytes) -> str:
+        """Serve ``data`` at ``path_in_url``; returns the full URL."""
+        with self._server.lock:
+            self._server.files[self._norm(path_in_url)] = bytes(data)
+        return self.url + self._norm(path_in_url)
+
+    def add_faults(self, path_in_url: str, faults: list[Fault]) -> None:
+        """Append faults for the next requests to ``path_in_url``."""
+        for fault in faults:
+            if fault[0] not in ("status", "drop_after"):
+                raise ValueError(f"unknown fault {fault!r}")
+        with self._server.lock:
+            self._server.faults.setdefault(self._norm(path_in_url), deque()).extend(faults)
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request so far, oldest first (a copy)."""
+        with self._server.lock:
+            return list(self._server.requests)

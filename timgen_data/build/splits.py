@@ -1,0 +1,87 @@
+"""Train / validation / test splits expressed as row slices plus ``is_target`` masks.
+
+A split row is a contiguous slice of one user's chronological history; ``is_target``
+marks the positions evaluated in that split. A row never extends past its last target,
+so no split lets a model see interactions after what it is asked to predict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from timgen_data.build.sequences import Interactions
+from timgen_data.errors import UsageError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class SplitRows:
+    """Row k covers ``positions[starts[k]:ends[k]]`` of user ``users[k]``."""
+
+    users: np.ndarray  # user index per row
+    starts: np.ndarray
+    ends: np.ndarray
+    is_target: np.ndarray  # bool, one per position of the concatenated rows
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.users)
+
+
+def _rows(users, starts, ends, targets) -> SplitRows:
+    keep = ends > starts
+    return SplitRows(users[keep], starts[keep], ends[keep], targets)
+
+
+def slice_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(s, e)`` for every row, vectorized."""
+    lengths = ends - starts
+    if lengths.sum() == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths)
+    return offsets + np.arange(lengths.sum(), dtype=np.int64)
+
+
+def leave_last_out(data: Interactions) -> dict[str, SplitRows]:
+    """Per user: test targets the last interaction, validation the one before, train
+    trains on everything earlier. Users with fewer than 3 interactions go to train only."""
+    starts, ends = data.bounds[:-1], data.bounds[1:]
+    users = np.arange(data.num_users)
+    evaluable = (ends - starts) >= 3
+    result = {}
+    for name, cut in (("test", 0), ("validation", 1)):
+        u, s, e = users[evaluable], starts[evaluable], ends[evaluable] - cut
+        targets = np.zeros(int((e - s).sum()), dtype=bool)
+        targets[np.cumsum(e - s) - 1] = True
+        result[name] = _rows(u, s, e, targets)
+    train_ends = np.where(evaluable, ends - 2, ends)
+    result["train"] = _rows(users, starts, train_ends, np.ones(int((train_ends - starts).sum()), dtype=bool))
+    return {name: result[name] for name in SPLITS}
+
+
+def time_split(data: Interactions, valid_start: int, test_start: int) -> dict[str, SplitRows]:
+    """Global time cut: train on interactions before ``valid_start``; validation targets
+    fall in [valid_start, test_start); test targets at or after ``test_start``."""
+    if valid_start > test_start:
+        raise UsageError(f"--valid-start ({valid_start}) must not be after --test-start ({test_start})")
+    ts = data.frame["ts"].to_numpy()
+    starts, ends = data.bounds[:-1], data.bounds[1:]
+    users = np.arange(data.num_users)
+    # Per user, the first position at or after each cut (rows are sorted by ts).
+    before_valid = np.add.reduceat((ts < valid_start).astype(np.int64), starts) if len(ts) else starts * 0
+    before_test = np.add.reduceat((ts < test_start).astype(np.int64), starts) if len(ts) else starts * 0
+    valid_cut, test_cut = starts + before_valid, starts + before_test
+
+    train = _rows(users, starts, valid_cut, np.ones(int((valid_cut - starts).sum()), dtype=bool))
+    has_valid = test_cut > valid_cut
+    v_users, v_starts, v_ends = users[has_valid], starts[has_valid], test_cut[has_valid]
+    v_pos = slice_positions(v_starts, v_ends)
+    validation = _rows(v_users, v_starts, v_ends, ts[v_pos] >= valid_start)
+    has_test = ends > test_cut
+    t_users, t_starts, t_ends = users[has_test], starts[has_test], ends[has_test]
+    t_pos = slice_positions(t_starts, t_ends)
+    test = _rows(t_users, t_starts, t_ends, ts[t_pos] >= test_start)
+    return {"train": train, "validation": validation, "test": test}

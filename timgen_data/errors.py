@@ -1,0 +1,52 @@
+"""One exception hierarchy for the whole toolkit.
+
+Every message says what is wrong and how to fix it, so the CLI can show it as one
+line. ``UsageError`` subclasses mean the user asked for something invalid (exit 2);
+the rest are failures while doing valid work (exit 3).
+"""
+
+from __future__ import annotations
+
+
+class TimgenError(Exception):
+    """Base class of every error the toolkit raises on purpose."""
+
+
+class UsageError(TimgenError):
+    """The request itself is invalid: bad option, bad config file, unknown name."""
+
+
+class ConfigError(UsageError):
+    """A configuration file or value does not validate."""
+
+
+class StoreError(TimgenError):
+    """The relational store cannot be opened or used."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by a different schema version."""
+
+
+class DownloadError(TimgenError):
+    """A download failed after all retries."""
+
+
+class ChecksumMismatchError(DownloadError):
+    """Downloaded bytes do not match the published checksum."""
+
+
+class ArchiveError(TimgenError):
+    """An archive is truncated, corrupt, or tries to write outside its folder."""
+
+
+class MalformedInputError(TimgenError):
+    """A source file has a line that cannot be parsed (raised only in strict mode)."""
+
+
+class NothingToDoError(UsageError):
+    """A stage was asked to work on data an earlier stage has not produced yet."""
+
+
+class PublishError(TimgenError):
+    """Publishing a dataset to the Hub failed."""

@@ -1,0 +1,87 @@
+"""Typed, validated settings for the label formulas, loaded from TOML.
+
+Defaults (documented in README.md):
+
+    [ecommerce]                      [video]
+    alpha = 1.0   # click            lambda1 = 1.0   # watch / length, capped at 1
+    beta  = 2.0   # add to cart      lambda2 = 0.5   # like
+    gamma = 4.0   # purchase         lambda3 = 0.5   # comment
+    delta = 1.0   # comment          lambda4 = 1.0   # share
+    session_gap = 1800               session_gap = 1800
+
+Unknown keys and negative weights are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from timgen_data.errors import ConfigError
+
+NonNegative = Field(ge=0.0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EcommerceWeights(_Strict):
+    """y_score = α·click + β·cart + γ·purchase + δ·comment per (user, item, session)."""
+
+    alpha: float = Field(1.0, ge=0.0, description="weight of a click")
+    beta: float = Field(2.0, ge=0.0, description="weight of an add-to-cart")
+    gamma: float = Field(4.0, ge=0.0, description="weight of a purchase")
+    delta: float = Field(1.0, ge=0.0, description="weight of a comment")
+    session_gap: int = Field(1800, gt=0, description="seconds of inactivity that end a session")
+
+
+class VideoWeights(_Strict):
+    """y_score = λ1·(watch/length) + λ2·like + λ3·comment + λ4·share per (user, item, session)."""
+
+    lambda1: float = Field(1.0, ge=0.0, description="weight of the watched fraction (capped at 1)")
+    lambda2: float = Field(0.5, ge=0.0, description="weight of a like")
+    lambda3: float = Field(0.5, ge=0.0, description="weight of a comment")
+    lambda4: float = Field(1.0, ge=0.0, description="weight of a share")
+    session_gap: int = Field(1800, gt=0, description="seconds of inactivity that end a session")
+
+
+class ScoreWeights(_Strict):
+    """All scenario settings; each section optional, defaults as documented above."""
+
+    ecommerce: EcommerceWeights = EcommerceWeights()
+    video: VideoWeights = VideoWeights()
+
+    def fingerprint(self) -> str:
+        """Changes whenever any weight changes, so stale labels are recomputed."""
+        return hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_weights(path: Path | None) -> ScoreWeights:
+    """Read and validate a weights TOML file (``None`` gives the defaults).
+
+    >>> load_weights(None).ecommerce.gamma
+    4.0
+    """
+    if path is None:
+        return ScoreWeights()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"weights file {path} not found; pass an existing TOML file to --weights") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"weights file {path} is not valid TOML: {exc}") from None
+    try:
+        return ScoreWeights.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(
+            f"weights file {path} is invalid ({problems}); known sections are [ecommerce] "
+            "alpha/beta/gamma/delta/session_gap and [video] lambda1..lambda4/session_gap, all >= 0"
+        ) from None

@@ -1,0 +1,23 @@
+"""The relational store: ``schema.sql``, its SQLAlchemy mirror, opening, bulk writes."""
+
+from timgen_data.store import models
+from timgen_data.store.bulk import id_map, to_json, upsert_rows
+from timgen_data.store.engine import Store, schema_sql, schema_statements
+from timgen_data.store.query import fetch_frame, fetch_rows
+from timgen_data.store.state import load_cursor, save_cursor
+from timgen_data.store.stats import store_stats
+
+__all__ = [
+    "Store",
+    "fetch_frame",
+    "fetch_rows",
+    "id_map",
+    "load_cursor",
+    "models",
+    "save_cursor",
+    "schema_sql",
+    "schema_statements",
+    "store_stats",
+    "to_json",
+    "upsert_rows",
+]
