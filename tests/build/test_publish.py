@@ -72,7 +72,13 @@ def _interactions_path(folder: Path, split: str) -> Path:
 @pytest.fixture(autouse=True)
 def _no_ambient_hf_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the developer's own token, endpoint and salt out of the tests."""
-    for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT", "HF_OIDC_RESOURCE", "TIMGEN_PSEUDONYM_SALT"):
+    for var in (
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_ENDPOINT",
+        "HF_OIDC_RESOURCE",
+        "TIMGEN_PSEUDONYM_SALT",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_TOKEN_PATH", str(tmp_path / "no-saved-token"))
 
@@ -83,10 +89,13 @@ def dataset_dir(tmp_path: Path) -> Path:
     (folder / "interactions").mkdir(parents=True)
     (folder / "items").mkdir()
     for split, rows in SPLITS.items():
-        columns = list(zip(*rows))
+        columns = list(zip(*rows, strict=True))
         table = pa.table([list(c) for c in columns], schema=INTERACTIONS_SCHEMA)
-        pq.write_table(table, _interactions_path(folder, split))
-    items = pa.table({"item_id": ["i1", "i2", "i3", "i4", "i5"], "title": ["One", "Two", "Three", "Four", "Five"]})
+        # Two-row groups and zstd, so the pseudonymized copy can be checked to keep both.
+        pq.write_table(table, _interactions_path(folder, split), row_group_size=2, compression="zstd")
+    items = pa.table(
+        {"item_id": ["i1", "i2", "i3", "i4", "i5"], "title": ["One", "Two", "Three", "Four", "Five"]}
+    )
     pq.write_table(items, folder / "items" / "train-00000-of-00001.parquet")
     (folder / "README.md").write_text(CARD, encoding="utf-8")
     (folder / "build.json").write_text(json.dumps({"seed": 0}), encoding="utf-8")
@@ -102,7 +111,9 @@ def hub(tmp_path: Path):
 
 
 def _local_files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def _read_parquet(data: bytes) -> pa.Table:
@@ -195,7 +206,10 @@ def test_pseudonymize_hashes_user_ids_with_a_saved_salt(hub: FakeHub, dataset_di
     salt_file = dataset_dir / ".pseudonym_salt"
     salt = salt_file.read_text().strip()
     assert re.fullmatch(r"[0-9a-f]{32}", salt)
-    assert _local_files(dataset_dir) == {**before, ".pseudonym_salt": salt_file.read_bytes()}  # data untouched
+    assert _local_files(dataset_dir) == {
+        **before,
+        ".pseudonym_salt": salt_file.read_bytes(),
+    }  # data untouched
     remote = hub.repo_files(REPO_ID)
     assert not any(".pseudonym_salt" in path for path in remote)
     assert ".pseudonym_salt" not in first.files
@@ -210,18 +224,28 @@ def test_pseudonymize_hashes_user_ids_with_a_saved_salt(hub: FakeHub, dataset_di
         assert not set(hashed) & set(originals)
         assert uploaded.schema.equals(local.schema, check_metadata=True)
         assert uploaded.drop_columns(["user_id"]).equals(local.drop_columns(["user_id"]))
+        local_meta = pq.ParquetFile(pa.BufferReader(before[path])).metadata
+        uploaded_meta = pq.ParquetFile(pa.BufferReader(remote[path])).metadata
+        assert [uploaded_meta.row_group(g).num_rows for g in range(uploaded_meta.num_row_groups)] == [
+            local_meta.row_group(g).num_rows for g in range(local_meta.num_row_groups)
+        ]
+        assert uploaded_meta.row_group(0).column(1).compression == "ZSTD"
     # Only interactions carry user ids: the rest is uploaded byte for byte.
     assert remote["items/train-00000-of-00001.parquet"] == before["items/train-00000-of-00001.parquet"]
     assert remote["README.md"] == before["README.md"]
 
     # Republishing reuses the saved salt, so users keep their pseudonyms.
-    second = publish_dataset(dataset_dir, "tester/timgen-again", token=TOKEN, endpoint=hub.endpoint, pseudonymize=True)
+    second = publish_dataset(
+        dataset_dir, "tester/timgen-again", token=TOKEN, endpoint=hub.endpoint, pseudonymize=True
+    )
     assert second.pseudonymized
     assert salt_file.read_text().strip() == salt
     again = hub.repo_files("tester/timgen-again")
     for split in SPLITS:
         path = _interactions_path(dataset_dir, split).relative_to(dataset_dir).as_posix()
-        assert _read_parquet(again[path]).column("user_id").equals(_read_parquet(remote[path]).column("user_id"))
+        assert (
+            _read_parquet(again[path]).column("user_id").equals(_read_parquet(remote[path]).column("user_id"))
+        )
 
 
 def test_pseudonymize_salt_from_argument_then_environment(
@@ -232,13 +256,19 @@ def test_pseudonymize_salt_from_argument_then_environment(
 
     monkeypatch.setenv("TIMGEN_PSEUDONYM_SALT", "salt-from-env")
     publish_dataset(dataset_dir, "tester/by-env", token=TOKEN, endpoint=hub.endpoint, pseudonymize=True)
-    publish_dataset(dataset_dir, "tester/by-arg", token=TOKEN, endpoint=hub.endpoint, pseudonymize=True, salt="s1")
+    publish_dataset(
+        dataset_dir, "tester/by-arg", token=TOKEN, endpoint=hub.endpoint, pseudonymize=True, salt="s1"
+    )
 
     def uploaded_ids(repo_id: str) -> list[str]:
         return _read_parquet(hub.repo_files(repo_id)[train]).column("user_id").to_pylist()
 
-    assert uploaded_ids("tester/by-env") == [hashlib.sha256(f"salt-from-env{u}".encode()).hexdigest()[:16] for u in originals]
-    assert uploaded_ids("tester/by-arg") == [hashlib.sha256(f"s1{u}".encode()).hexdigest()[:16] for u in originals]
+    assert uploaded_ids("tester/by-env") == [
+        hashlib.sha256(f"salt-from-env{u}".encode()).hexdigest()[:16] for u in originals
+    ]
+    assert uploaded_ids("tester/by-arg") == [
+        hashlib.sha256(f"s1{u}".encode()).hexdigest()[:16] for u in originals
+    ]
     assert not (dataset_dir / ".pseudonym_salt").exists()  # nothing to remember when the salt was given
 
 
@@ -281,7 +311,9 @@ def test_token_from_environment_is_used(
 
 
 @pytest.mark.parametrize("layout", ["missing", "empty", "card_only", "data_only"])
-def test_folder_that_is_not_a_built_dataset_is_a_usage_error(hub: FakeHub, tmp_path: Path, layout: str) -> None:
+def test_folder_that_is_not_a_built_dataset_is_a_usage_error(
+    hub: FakeHub, tmp_path: Path, layout: str
+) -> None:
     folder = tmp_path / "not-built"
     if layout != "missing":
         folder.mkdir()

@@ -45,13 +45,15 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 # Largest request body accepted (commits carry base64 file contents).
 MAX_BODY_BYTES = 256 * 1024 * 1024
+# Most chunks accepted in a chunked request body (keeps the read loop bounded).
+MAX_CHUNKS = 100_000
 # Seconds a handler waits on a silent client before giving up on the request.
 SOCKET_TIMEOUT_S = 30
 # The Hub pages tree listings at 1000 entries, 50 when expanded with commit info.
@@ -70,7 +72,7 @@ def git_blob_oid(data: bytes) -> str:
 
 
 def _now_iso() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,7 @@ class _Handler(BaseHTTPRequestHandler):
         # Split before unquoting: revisions and tree paths arrive %2F-encoded in one segment.
         self.segments = [unquote(s) for s in split.path.split("/")[1:]]
         self.auth = self._auth_level()
+        self.body_consumed = False
         status = 500
         try:
             if self.auth == "invalid":
@@ -259,6 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
             status = self._route()
         except HubError as err:
             status = err.status
+            self._drain_body()
             self._send_error(err)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             status = 499  # the client went away; nothing left to answer
@@ -283,6 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
         return "invalid"
 
     def _read_body(self) -> bytes:
+        self.body_consumed = True
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             return self._read_chunked()
         length = int(self.headers.get("Content-Length") or 0)
@@ -292,8 +297,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_chunked(self) -> bytes:
         body = bytearray()
-        while True:  # ends at the zero-size chunk; the size cap bounds it otherwise
-            size = int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16)
+        for _ in range(MAX_CHUNKS):
+            line = self.rfile.readline(64).split(b";")[0].strip()
+            try:
+                size = int(line or b"0", 16)
+            except ValueError:
+                raise HubError(400, "Malformed chunked body") from None
             if size == 0:
                 self.rfile.readline(64)
                 return bytes(body)
@@ -301,6 +310,17 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HubError(413, "Request body too large for the fake hub")
             body += self.rfile.read(size)
             self.rfile.readline(64)
+        raise HubError(413, "Too many chunks for the fake hub")
+
+    def _drain_body(self) -> None:
+        """Read an unread request body before answering an error, so that closing the
+        socket does not reset the connection under the client while it still sends."""
+        if self.body_consumed:
+            return
+        try:
+            self._read_body()
+        except (HubError, OSError):
+            pass
 
     def _json_body(self) -> object:
         try:
@@ -308,7 +328,13 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError as exc:
             raise HubError(400, f"Invalid JSON body: {exc}") from None
 
-    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, content_type: str = "application/json") -> int:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict | None = None,
+        content_type: str = "application/json",
+    ) -> int:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -362,7 +388,9 @@ class _Handler(BaseHTTPRequestHandler):
                 if len(rest) == 2 and rest[0] == "commit" and method == "POST":
                     return self._commit(repo_type, repo_id, rest[1])
         elif method in ("GET", "HEAD"):
-            repo_type = "dataset" if seg[:1] == ["datasets"] else "space" if seg[:1] == ["spaces"] else "model"
+            repo_type = (
+                "dataset" if seg[:1] == ["datasets"] else "space" if seg[:1] == ["spaces"] else "model"
+            )
             offset = 0 if repo_type == "model" else 1
             if len(seg) >= offset + 5 and seg[offset + 2] == "resolve":
                 repo_id = f"{seg[offset]}/{seg[offset + 1]}"
@@ -402,7 +430,11 @@ class _Handler(BaseHTTPRequestHandler):
             raise HubError(401, "You must be authenticated")
         role = "write" if self.auth == "write" else "read"
         return self._send_json(
-            {"type": "user", "name": self.server.user, "auth": {"type": "access_token", "accessToken": {"role": role}}}
+            {
+                "type": "user",
+                "name": self.server.user,
+                "auth": {"type": "access_token", "accessToken": {"role": role}},
+            }
         )
 
     def _create_repo(self) -> int:
@@ -493,7 +525,13 @@ class _Handler(BaseHTTPRequestHandler):
             commit = self._commit_for(repo, revision)
             history = repo.commits[: repo.commits.index(commit) + 1]
         items = [
-            {"id": c["oid"], "title": c["title"], "message": c["message"], "date": c["date"], "authors": [{"user": self.server.user}]}
+            {
+                "id": c["oid"],
+                "title": c["title"],
+                "message": c["message"],
+                "date": c["date"],
+                "authors": [{"user": self.server.user}],
+            }
             for c in reversed(history)
         ]
         return self._send_json(items)
@@ -558,10 +596,18 @@ class _Handler(BaseHTTPRequestHandler):
                     raise HubError(400, f"Unknown commit operation: {key}")
             if not header.get("summary"):
                 raise HubError(400, "Commit summary is required")
-            commit = self.server.store.add_commit(repo, tree, header["summary"], header.get("description", ""))
+            commit = self.server.store.add_commit(
+                repo, tree, header["summary"], header.get("description", "")
+            )
         url = f"{self._repo_url(repo_type, repo_id)}/commit/{commit['oid']}"
         return self._send_json(
-            {"success": True, "commitOid": commit["oid"], "commitUrl": url, "hookOutput": "", "pullRequestUrl": None}
+            {
+                "success": True,
+                "commitOid": commit["oid"],
+                "commitUrl": url,
+                "hookOutput": "",
+                "pullRequestUrl": None,
+            }
         )
 
     def _resolve(self, repo_type: str, repo_id: str, revision: str, path: str) -> int:
@@ -648,7 +694,14 @@ class _Server(ThreadingHTTPServer):
 class FakeHub:
     """Context manager running the fake Hub in a background thread."""
 
-    def __init__(self, root: Path, token: str = "hf_fake_token", *, read_token: str | None = None, user: str = "fake-user"):
+    def __init__(
+        self,
+        root: Path,
+        token: str = "hf_fake_token",
+        *,
+        read_token: str | None = None,
+        user: str = "fake-user",
+    ):
         self._server = _Server(Path(root) / "fake_hub", token, read_token, user)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-hub", daemon=True

@@ -23,6 +23,7 @@ from timgen_data.build.card import card_front_matter, render_card
 from timgen_data.build.filters import k_core, min_interactions
 from timgen_data.build.items import load_items
 from timgen_data.build.plots import plot_statistics
+from timgen_data.build.publish import SALT_FILE_NAME
 from timgen_data.build.schema import DATASET_FORMAT_VERSION
 from timgen_data.build.sequences import Interactions, load_interactions
 from timgen_data.build.splits import SPLITS, SplitRows, leave_last_out, time_split
@@ -116,6 +117,7 @@ def build_dataset(
                       "sources": source_rows, "shards": shards}
         (staging / "build.json").write_text(json.dumps(build_info, indent=2, sort_keys=True), encoding="utf-8")
         plot_statistics(data.frame, np.diff(data.bounds), staging / "stats.png")
+        _carry_over_salt(out_dir, staging)
         os.chmod(staging, 0o755)
         _replace_dir(staging, out_dir)
     except BaseException:
@@ -136,6 +138,13 @@ def _write_shards(folder: Path, split: str, table: pa.Table) -> list[str]:
         pq.write_table(part, folder / name, compression="zstd", row_group_size=10_000)
         names.append(f"{folder.name}/{name}")
     return names
+
+
+def _carry_over_salt(out_dir: Path, staging: Path) -> None:
+    """Keep the pseudonymization salt across rebuilds so published pseudonyms stay stable."""
+    salt = out_dir / SALT_FILE_NAME
+    if salt.is_file():
+        shutil.copy2(salt, staging / SALT_FILE_NAME)
 
 
 def _replace_dir(staging: Path, out_dir: Path) -> None:

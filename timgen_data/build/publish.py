@@ -109,13 +109,18 @@ def publish_dataset(
             raise PublishError(_scrub(_http_error_message(exc, repo_id), token)) from exc
         except _transport_errors() as exc:
             where = endpoint or hub_constants.ENDPOINT
-            message = f"Could not reach the Hub at {where} ({type(exc).__name__}): check the network and HF_ENDPOINT."
+            message = (
+                f"Could not reach the Hub at {where} ({type(exc).__name__}): "
+                "check the network and HF_ENDPOINT."
+            )
             raise PublishError(_scrub(message, token)) from exc
         except ValueError as exc:
             # huggingface_hub raises ValueError when the Hub rejects the card's YAML metadata.
             text = str(exc).strip()
             first_line = text.splitlines()[0] if text else type(exc).__name__
-            message = f"The Hub refused {repo_id}: {first_line} Fix README.md or rebuild with `timgen-data build`."
+            message = (
+                f"The Hub refused {repo_id}: {first_line} Fix README.md or rebuild with `timgen-data build`."
+            )
             raise PublishError(_scrub(message, token)) from exc
 
     return PublishResult(
@@ -131,12 +136,19 @@ def publish_dataset(
 
 
 def _check_dataset_dir(dataset_dir: Path) -> None:
-    missing = [name for name, ok in (("README.md", (dataset_dir / "README.md").is_file()),
-                                     ("interactions/", (dataset_dir / "interactions").is_dir())) if not ok]
+    missing = [
+        name
+        for name, ok in (
+            ("README.md", (dataset_dir / "README.md").is_file()),
+            ("interactions/", (dataset_dir / "interactions").is_dir()),
+        )
+        if not ok
+    ]
     if not dataset_dir.is_dir() or missing:
         what = "does not exist" if not dataset_dir.is_dir() else f"lacks {' and '.join(missing)}"
         raise UsageError(
-            f"{dataset_dir} is not a built dataset ({what}): run `timgen-data build` first and publish its output folder."
+            f"{dataset_dir} is not a built dataset ({what}): "
+            "run `timgen-data build` first and publish its output folder."
         )
 
 
@@ -145,7 +157,9 @@ def _check_repo_id(repo_id: str) -> None:
 
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(parts):
-        raise UsageError(f"Repo id {repo_id!r} must look like 'namespace/name' (your user name or an organization).")
+        raise UsageError(
+            f"Repo id {repo_id!r} must look like 'namespace/name' (your user name or an organization)."
+        )
     try:
         validate_repo_id(repo_id)
     except HFValidationError as exc:
@@ -195,8 +209,11 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     """Network-level exception types of whichever HTTP client huggingface_hub uses
     (httpx2 in 2.x, httpx or requests in older releases)."""
     errors: list[type[BaseException]] = []
-    for module_name, names in (("httpx2", ("TransportError",)), ("httpx", ("TransportError",)),
-                               ("requests", ("ConnectionError", "Timeout"))):
+    for module_name, names in (
+        ("httpx2", ("TransportError",)),
+        ("httpx", ("TransportError",)),
+        ("requests", ("ConnectionError", "Timeout")),
+    ):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
@@ -258,9 +275,12 @@ def _pseudonymize_parquet(path: Path, salt: str) -> None:
 def _rewrite_user_ids(source: pq.ParquetFile, path: Path, salt: str) -> None:
     schema = source.schema_arrow
     index = schema.get_field_index("user_id")
-    if index < 0 or not (pa.types.is_string(schema.field(index).type) or pa.types.is_large_string(schema.field(index).type)):
+    if index < 0 or not (
+        pa.types.is_string(schema.field(index).type) or pa.types.is_large_string(schema.field(index).type)
+    ):
         raise UsageError(
-            f"{path.name} has no string user_id column, so it cannot be pseudonymized: rebuild with `timgen-data build`."
+            f"{path.name} has no string user_id column, so it cannot be pseudonymized: "
+            "rebuild with `timgen-data build`."
         )
     field = schema.field(index)
     compression = _column_compression(source)
@@ -269,10 +289,14 @@ def _rewrite_user_ids(source: pq.ParquetFile, path: Path, salt: str) -> None:
         for group in range(source.num_row_groups):
             table = source.read_row_group(group)
             hashed = pa.array(
-                [None if uid is None else pseudonymize_user_id(uid, salt) for uid in table.column(index).to_pylist()],
+                [
+                    None if uid is None else pseudonymize_user_id(uid, salt)
+                    for uid in table.column(index).to_pylist()
+                ],
                 type=field.type,
             )
-            writer.write_table(table.set_column(index, field, hashed))
+            # One write per source row group keeps the group boundaries as they were.
+            writer.write_table(table.set_column(index, field, hashed), row_group_size=max(1, table.num_rows))
     os.replace(tmp_path, path)
 
 

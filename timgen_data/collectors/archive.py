@@ -10,7 +10,6 @@ folder came from, so callers can skip extracting the same archive twice.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from timgen_data.collectors.checksums import file_digests
 from timgen_data.errors import ArchiveError
 from timgen_data.progress import SILENT, Progress
 
@@ -37,7 +37,7 @@ def extract_zip(archive: Path, dest: Path, *, progress: Progress = SILENT) -> Pa
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
         raise ArchiveError(f"{archive} does not exist; download it first.")
-    sha256 = _sha256(archive)
+    sha256 = file_digests(archive)[0]
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".extracting", dir=dest.parent))
     try:
@@ -142,11 +142,3 @@ def _move_into_place(staging: Path, dest: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         old.unlink()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import hashlib
 import math
 import os
 import re
@@ -29,11 +28,11 @@ from typing import TypeVar
 import httpx
 import tenacity
 
+from timgen_data.collectors.checksums import file_digests
 from timgen_data.errors import ChecksumMismatchError, DownloadError
 from timgen_data.progress import SILENT, Progress
 
 _T = TypeVar("_T")
-_HASH_CHUNK = 1 << 20
 # Failures another attempt may fix. UnsupportedProtocol and LocalProtocolError are
 # deliberately absent: retrying a bad URL or our own bad request cannot help.
 _TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
@@ -82,7 +81,7 @@ def download(
     expected = {"sha256": _normalise(expected_sha256), "md5": _normalise(expected_md5)}
 
     if dest.exists() and not force:
-        digests = _hash_file(dest)
+        digests = file_digests(dest)
         if _mismatch(expected, digests) is None:
             return DownloadResult(dest, url, dest.stat().st_size, *digests, resumed=False, reused=True)
         # A copy that fails verification is stale: only verified files may sit at dest.
@@ -107,7 +106,7 @@ def download(
             ) from exc
     progress.finish(task)
 
-    digests = _hash_file(part)
+    digests = file_digests(part)
     problem = _mismatch(expected, digests)
     if problem is not None:
         part.unlink(missing_ok=True)  # a resumed run must not build on these bytes
@@ -283,16 +282,6 @@ def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
 def _int_header(response: httpx.Response, name: str) -> int | None:
     value = response.headers.get(name, "")
     return int(value) if value.isdigit() else None
-
-
-def _hash_file(path: Path) -> tuple[str, str]:
-    """(sha256, md5) of a file, read in chunks so big archives need little memory."""
-    sha256, md5 = hashlib.sha256(), hashlib.md5()
-    with path.open("rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            sha256.update(chunk)
-            md5.update(chunk)
-    return sha256.hexdigest(), md5.hexdigest()
 
 
 def _normalise(digest: str | None) -> str | None:

@@ -100,6 +100,7 @@ def collect_movielens(
     strict: bool = False,
     force: bool = False,
     progress: Progress = SILENT,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> CollectReport:
     """Collect one MovieLens release into ``store``.
 
@@ -139,7 +140,9 @@ def collect_movielens(
         links = save_links(conn, item_ids, catalog.links, method="movielens-links")
 
     cursor_key = f"{variant.namespace}:{release.sha256}"
-    written = _save_ratings(store, ratings, user_ids, item_ids, source_id, cursor_key, force, report, progress)
+    written = _save_ratings(
+        store, ratings, user_ids, item_ids, source_id, cursor_key, force, report, progress, chunk_rows
+    )
     report.written = {"interactions": written, "links": links}
     report.stored = {
         "users": len(user_ids), "items": len(item_ids), "links": len(catalog.links),
@@ -165,7 +168,7 @@ def _complete_entities(
 
 def _save_ratings(
     store: Store, ratings: pa.Table, user_ids: dict[str, int], item_ids: dict[str, int], source_id: int,
-    cursor_key: str, force: bool, report: CollectReport, progress: Progress,
+    cursor_key: str, force: bool, report: CollectReport, progress: Progress, chunk_rows: int,
 ) -> int:
     with store.begin() as conn:
         cursor = None if force else load_cursor(conn, COLLECTOR, cursor_key)
@@ -181,8 +184,8 @@ def _save_ratings(
     written = 0
     progress.start("store interactions", total=total, unit="rows")
     progress.advance("store interactions", done)
-    for start in range(done, total, CHUNK_ROWS):
-        end = min(start + CHUNK_ROWS, total)
+    for start in range(done, total, chunk_rows):
+        end = min(start + chunk_rows, total)
         rows = list(zip(
             users[start:end], items[start:end], ts[start:end], repeat("rate"), values[start:end],
             repeat(None), repeat(None), repeat(None), repeat(None), repeat(source_id),

@@ -1,0 +1,68 @@
+"""Shared fixtures: real data location, stores on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+
+from support.postgres import ENV_URL, fresh_database, postgres_bin_dir, private_cluster  # noqa: E402
+
+from timgen_data.store import Store  # noqa: E402
+
+SHARED_DATA = Path(os.environ.get("TIMGEN_SHARED_DATA", TESTS.parents[1] / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "ml-100k" / "u.data").exists():
+        pytest.skip(f"real MovieLens data not found at {SHARED_DATA} (set TIMGEN_SHARED_DATA)")
+    return SHARED_DATA
+
+
+def zip_folder(folder: Path, archive: Path) -> Path:
+    """Zip a release folder in the official layout (``<name>/<file>``)."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                zf.write(path, f"{folder.name}/{path.name}")
+    return archive
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory) -> str:
+    if os.environ.get(ENV_URL):
+        yield os.environ[ENV_URL]
+        return
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed; `apt-get install postgresql` to run these")
+    with private_cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path) -> Store:
+    """The same test on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        opened = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
+        yield opened
+        opened.dispose()
+        return
+    server = request.getfixturevalue("postgres_server")
+    with fresh_database(server) as url:
+        opened = Store.open(url)
+        yield opened
+        opened.dispose()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> Store:
+    opened = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    yield opened
+    opened.dispose()

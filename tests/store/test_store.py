@@ -1,0 +1,88 @@
+"""The store: schema on both databases, idempotent bulk writes, version checks."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from timgen_data.errors import SchemaVersionError, UsageError
+from timgen_data.store import Store, id_map, models, to_json, upsert_rows
+
+
+def count(store: Store, table: str) -> int:
+    with store.begin() as conn:
+        return conn.execute(select(func.count()).select_from(models.metadata.tables[table])).scalar_one()
+
+
+def test_upsert_is_idempotent_and_updates(store):
+    rows = [("src", str(i), to_json({"n": i})) for i in range(500)]
+    for _ in range(2):
+        with store.begin() as conn:
+            upsert_rows(conn, "users", ["source", "external_id", "attributes"], rows,
+                        conflict=["source", "external_id"], update=["attributes"])
+    assert count(store, "users") == 500
+    with store.begin() as conn:
+        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("src", "7", to_json({"n": "new"}))],
+                    conflict=["source", "external_id"], update=["attributes"])
+        ids = id_map(conn, "users", "src")
+        attrs = conn.execute(select(models.users.c.attributes).where(models.users.c.external_id == "7")).scalar_one()
+    assert len(ids) == 500 and len(set(ids.values())) == 500
+    assert attrs == '{"n":"new"}'
+
+
+def test_duplicate_keys_in_one_batch_keep_the_last(store):
+    with store.begin() as conn:
+        upsert_rows(conn, "users", ["source", "external_id", "attributes"],
+                    [("s", "1", "{}"), ("s", "1", '{"last":true}')],
+                    conflict=["source", "external_id"], update=["attributes"])
+        assert conn.execute(select(models.users.c.attributes)).scalar_one() == '{"last":true}'
+
+
+def test_interactions_insert_keeps_existing_rows(store):
+    with store.begin() as conn:
+        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
+                    conflict=["source", "external_id"])
+        upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
+                    conflict=["source", "external_id"])
+        uid, iid = id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+    columns = ["user_id", "item_id", "ts", "action", "value"]
+    key = ["user_id", "item_id", "ts", "action"]
+    with store.begin() as conn:
+        first = upsert_rows(conn, "interactions", columns, [(uid, iid, t, "rate", 3.0) for t in range(100)], conflict=key)
+    with store.begin() as conn:
+        again = upsert_rows(conn, "interactions", columns,
+                            [(uid, iid, t, "rate", 5.0) for t in range(150)], conflict=key)
+        values = conn.execute(select(models.interactions.c.value).where(models.interactions.c.ts == 5)).scalar_one()
+    assert (first, again) == (100, 50)
+    assert count(store, "interactions") == 150
+    assert values == 3.0  # the stored row was kept, not overwritten
+
+
+def test_failed_transaction_leaves_nothing(store):
+    with pytest.raises(RuntimeError):
+        with store.begin() as conn:
+            upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "1", "{}")],
+                        conflict=["source", "external_id"])
+            raise RuntimeError("killed mid-way")
+    assert count(store, "users") == 0
+
+
+def test_reopening_keeps_data_and_checks_version(tmp_path):
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+    store = Store.open(url)
+    with store.begin() as conn:
+        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "1", "{}")],
+                    conflict=["source", "external_id"])
+        conn.execute(models.schema_version.update().values(version=99))
+    with pytest.raises(SchemaVersionError, match="schema version"):
+        Store.open(url)
+
+
+def test_sqlite_store_uses_wal(sqlite_store):
+    with sqlite_store.begin() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+
+
+def test_bad_url_is_a_usage_error():
+    with pytest.raises(UsageError, match="sqlite:///"):
+        Store.open("mysql://nobody@127.0.0.1/x")

@@ -1,0 +1,25 @@
+"""The ``timgen-data`` command group."""
+
+from __future__ import annotations
+
+import click
+
+from timgen_data import __version__
+from timgen_data.cli.errors import ErrorMappingGroup
+from timgen_data.cli.options import Settings, store_options
+
+
+@click.group(cls=ErrorMappingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@store_options
+@click.version_option(__version__, prog_name="timgen-data")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, data_dir: str | None) -> None:
+    """Collect, label and build time-aware multimodal recommendation datasets.
+
+    \b
+    Example:
+      timgen-data collect movielens --variant 1m
+      timgen-data label --scenario movie
+      timgen-data build out/ml-1m --min-interactions 5
+    """
+    ctx.obj = Settings(db=db, data_dir=data_dir)
