@@ -84,7 +84,7 @@ _EPOCH_2000 = 946_684_800  # 2000-01-01 00:00:00 UTC
 _EPOCH_2002 = 1_009_843_200  # 2002-01-01 00:00:00 UTC
 _MIN_PER_USER = 20  # MovieLens keeps users with at least 20 ratings
 _IN_GENRE = 0.8  # share of a phase's ratings drawn from the phase's genre
-_RESAMPLE_ROUNDS = 8
+_RESAMPLE_ROUNDS = 12
 _IN_GENRE_ROUNDS = 4  # after this many tries a duplicate is redrawn from the whole catalog
 _CHUNK_ROWS = 1 << 20
 
@@ -268,7 +268,8 @@ def _make_movies(rng: np.random.Generator, count: int) -> _Movies:
         matrix[i, item_genres] = True
     # Long-tailed popularity, in a random order so ids say nothing about it.
     ranks = rng.permutation(count) + 1
-    popularity = 1.0 / ranks.astype(np.float64) ** 0.9
+    # (A Zipf exponent of 0.5 gives ML-1M's shape: the top movie has ~30 times the median's ratings.)
+    popularity = 1.0 / ranks.astype(np.float64) ** 0.5
     return _Movies(titles, years, genres, primary, matrix, popularity)
 
 
@@ -337,6 +338,12 @@ def _make_ratings(
     # Items: mostly from the phase genre (by popularity within it), else from the whole catalog.
     sampler = _Sampler(movies, n_genres)
     in_genre = rng.random(total) < _IN_GENRE
+    # A phase takes at most half its genre's movies; the rest of its slots draw from everything.
+    group_start = np.flatnonzero(np.diff(user * 3 + phase, prepend=-1))
+    group_size = np.diff(np.append(group_start, total))
+    taken = np.cumsum(in_genre)
+    before = np.repeat(taken[group_start] - in_genre[group_start], group_size)
+    in_genre &= (taken - before) <= genre_sizes[slot_genre] // 2
     item = np.empty(total, dtype=np.int64)
     item[in_genre] = sampler.in_genre(rng, slot_genre[in_genre])
     item[~in_genre] = sampler.anywhere(rng, int((~in_genre).sum()))
@@ -395,16 +402,6 @@ class _Sampler:
         return np.minimum(np.searchsorted(self.all_cum, target, side="right"), len(self.all_cum) - 1)
 
 
-def _duplicate_slots(user: np.ndarray, item: np.ndarray, n_items: int) -> np.ndarray:
-    """Indices of slots repeating an earlier slot's (user, item) pair."""
-    key = user * n_items + item
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    repeat = np.zeros(len(key), dtype=bool)
-    repeat[1:] = sorted_key[1:] == sorted_key[:-1]
-    return np.sort(order[repeat])
-
-
 def _remove_duplicates(
     rng: np.random.Generator,
     user: np.ndarray,
@@ -416,24 +413,47 @@ def _remove_duplicates(
     counts: np.ndarray,
     n_items: int,
 ) -> None:
-    """Redraw repeated (user, item) pairs in place until every pair is unique."""
+    """Redraw repeated (user, item) pairs in place until every pair is unique.
+
+    One sort finds the repeats; after that only the pending slots are redrawn and checked,
+    against the sorted keys kept so far, so each round costs little.
+    """
+    key = user * n_items + item
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    repeat = np.zeros(len(key), dtype=bool)
+    repeat[1:] = sorted_key[1:] == sorted_key[:-1]
+    pending = np.sort(order[repeat])
+    kept = sorted_key[~repeat]  # sorted, unique
+    added = np.empty(0, dtype=np.int64)  # keys accepted in later rounds, sorted
     for round_ in range(_RESAMPLE_ROUNDS):
-        dup = _duplicate_slots(user, item, n_items)
-        if len(dup) == 0:
+        if len(pending) == 0:
             return
-        genre_dup = dup[in_genre[dup]] if round_ < _IN_GENRE_ROUNDS else dup[:0]
-        other_dup = np.setdiff1d(dup, genre_dup, assume_unique=True)
-        item[genre_dup] = sampler.in_genre(rng, slot_genre[genre_dup])
-        item[other_dup] = sampler.anywhere(rng, len(other_dup))
-    dup = _duplicate_slots(user, item, n_items)
-    # What is left (heavy users near the whole catalog): unused items, uniformly.
-    for u in np.unique(user[dup]):
-        lo, hi = int(starts[u]), int(starts[u] + counts[u])
-        mine = item[lo:hi]
-        _, first = np.unique(mine, return_index=True)
-        repeated = np.setdiff1d(np.arange(hi - lo), first, assume_unique=True)
-        free = np.setdiff1d(np.arange(n_items), mine)
-        item[lo + repeated] = rng.choice(free, size=len(repeated), replace=False)
+        from_genre = in_genre[pending] if round_ < _IN_GENRE_ROUNDS else np.zeros(len(pending), dtype=bool)
+        item[pending[from_genre]] = sampler.in_genre(rng, slot_genre[pending[from_genre]])
+        item[pending[~from_genre]] = sampler.anywhere(rng, int((~from_genre).sum()))
+        new_key = user[pending] * n_items + item[pending]
+        accept = ~(_contains(kept, new_key) | _contains(added, new_key))
+        first = np.zeros(len(pending), dtype=bool)
+        first[np.unique(new_key, return_index=True)[1]] = True
+        accept &= first
+        added = np.sort(np.concatenate([added, new_key[accept]]))
+        pending = pending[~accept]
+    # What is left (heavy users near the whole catalog): items the user has not rated, uniformly.
+    # A pending slot holds an item some other slot of the user holds, so it is never freed.
+    affected, first_slot = np.unique(user[pending], return_index=True)
+    for u, slots in zip(affected, np.split(pending, first_slot[1:])):
+        used = np.zeros(n_items, dtype=bool)
+        used[item[starts[u]: starts[u] + counts[u]]] = True
+        item[slots] = rng.choice(np.flatnonzero(~used), size=len(slots), replace=False)
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Whether each of ``keys`` is in the sorted array ``sorted_keys``."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 def _cover_every_item(rng: np.random.Generator, item: np.ndarray, n_items: int) -> None:
