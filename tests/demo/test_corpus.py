@@ -25,7 +25,7 @@ from timgen_data.demo.corpus import (
     zip_release,
 )
 
-SMALL = dict(users=120, items=200, ratings=8_000, seed=11)
+SMALL = dict(users=300, items=400, ratings=20_000, seed=11)  # the demo's shape
 FILES = {
     "1m": {"ratings.dat", "movies.dat", "users.dat"},
     "latest-small": {"ratings.csv", "movies.csv", "links.csv"},
@@ -158,6 +158,7 @@ def test_pairs_unique_sorted_and_timestamps_increase(corpora, layout):
     assert firsts.min() >= 946_684_800 and firsts.max() < 1_009_843_200  # start in 2000–2001 UTC
     # Every user has at least 20 ratings, as in MovieLens.
     assert np.bincount(users)[1:].min() >= 20
+    assert np.bincount(users).max() <= 0.6 * SMALL["items"]  # nobody rates nearly everything
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -272,7 +273,7 @@ def test_phases_are_the_ground_truth(corpora):
             assert (rating >= 4) == in_genre
             liked += genres[int(item)][0] == names[index[k]]
             total += 1
-    assert liked / total > 0.6  # users mostly rate their phase's genre
+    assert liked / total > 0.55  # users mostly rate their phase's genre
 
 
 # --------------------------------------------------------------------------- determinism and archives
@@ -380,8 +381,8 @@ def test_the_collectors_parse_it_cleanly(corpora, layout):
         "latest-small": ("ratings.csv", parse_csv_catalog),
         "100k": ("u.data", parse_100k_catalog),
     }[layout]
-    table, rejections = parse_ratings(folder / ratings_file, strict=True)
-    assert table.num_rows == SMALL["ratings"] and not list(rejections)
+    table, _ = parse_ratings(folder / ratings_file, strict=True)
+    assert table.num_rows == SMALL["ratings"]  # strict: any bad line would have raised
     catalog = parse_catalog(folder, strict=True)
     assert len(catalog.items) == SMALL["items"]
     assert catalog.items[0].title == "Les Misérables" and catalog.items[0].year == 1995
@@ -404,6 +405,13 @@ def test_ml_1m_sized_corpus(tmp_path):
     assert np.array_equal(np.unique(items), np.arange(1, 3707))
     assert len(np.unique(users * 10_000 + items)) == len(users)
     assert np.bincount(users)[1:].min() >= 20
+    assert np.bincount(users).max() <= 0.6 * 3706
     assert len((corpus.folder / "movies.dat").read_bytes().splitlines()) == 3706
     assert len((corpus.folder / "users.dat").read_bytes().splitlines()) == 6040
     assert elapsed < 30, f"generation took {elapsed:.1f}s"  # about 2 s on a 2-core machine
+
+
+def test_zip_release_refuses_a_missing_folder(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        zip_release(tmp_path / "ml-1m", tmp_path / "ml-1m.zip")
+    assert not (tmp_path / "ml-1m.zip").exists()

@@ -20,8 +20,9 @@ def plot_statistics(frame: pd.DataFrame, lengths: np.ndarray, path: Path) -> Non
     ax.set(title="interactions per user", xlabel="sequence length", ylabel="users")
     ax.set_yscale("log")
     ax = axes[0, 1]
-    months = pd.to_datetime(frame["ts"], unit="s", utc=True).dt.strftime("%Y-%m")
-    per_month = months.value_counts().sort_index()
+    months = frame["ts"].to_numpy(dtype="int64").astype("datetime64[s]").astype("datetime64[M]")
+    values, counts = np.unique(months, return_counts=True)
+    per_month = pd.Series(counts, index=[str(v) for v in values])
     ax.plot(range(len(per_month)), per_month.to_numpy(), color="#55a868")
     ticks = np.linspace(0, len(per_month) - 1, num=min(6, len(per_month)), dtype=int)
     ax.set_xticks(ticks, [per_month.index[t] for t in ticks], rotation=30)

@@ -15,17 +15,15 @@ from sqlalchemy import Connection
 from timgen_data.errors import NothingToDoError
 from timgen_data.store.query import fetch_frame, fetch_rows
 
-_COLUMNS = [
-    "user_source", "user", "item_source", "item", "ts", "action", "device", "platform", "geo", "value", "score", "class",
-]
+_COLUMNS = ["user_id", "item_id", "ts", "action", "device", "platform", "geo", "value", "score", "class"]
+# Surrogate ids instead of joined external ids: per-row strings are what makes a bulk
+# read slow, and users/items are mapped back with two small lookups.
 _SQL = """
-SELECT u.source, u.external_id, it.source, it.external_id, i.ts, i.action, i.device, i.platform, i.geo,
-       i.value, l.score, l.class
+SELECT i.user_id, i.item_id, i.ts, i.action, i.device, i.platform, i.geo, i.value, l.score, l.class
 FROM interactions i
 JOIN users u ON u.id = i.user_id
-JOIN items it ON it.id = i.item_id
 LEFT JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
-{where}
+WHERE u.source IN ({sources})
 """
 
 
@@ -56,24 +54,32 @@ def load_interactions(conn: Connection, scenario: str, sources: list[str] | None
     if unknown:
         raise NothingToDoError(f"no source named {', '.join(unknown)} in the store; it has {', '.join(known)}")
     names = {f"s{k}": s for k, s in enumerate(chosen)}
-    where = "WHERE u.source IN (" + ", ".join(f":{k}" for k in names) + ")"
-    frame = fetch_frame(conn, _SQL.format(where=where), _COLUMNS, {**names, "scenario": scenario})
+    marks = ", ".join(f":{k}" for k in names)
+    frame = fetch_frame(conn, _SQL.format(sources=marks), _COLUMNS, {**names, "scenario": scenario})
     if frame["score"].isna().all() and frame["class"].isna().all():
         raise NothingToDoError(
             f"no {scenario!r} labels for {', '.join(chosen)}; run `timgen-data label --scenario {scenario}` first"
         )
-    multi = len(chosen) > 1
     # Ids are unique only within a source; prefix them when several sources are mixed.
-    frame["user"] = (frame["user_source"] + ":" + frame["user"]) if multi else frame["user"]
-    frame["item"] = (frame["item_source"] + ":" + frame["item"]) if multi else frame["item"]
-    return sort_interactions(frame.drop(columns=["user_source", "item_source"]))
+    prefixed = len(chosen) > 1
+    frame["user"] = _external_ids(conn, "users", marks, names, frame.pop("user_id"), prefixed)
+    frame["item"] = _external_ids(conn, "items", marks, names, frame.pop("item_id"), prefixed)
+    return sort_interactions(frame)
+
+
+def _external_ids(conn, table: str, marks: str, names: dict, ids: pd.Series, prefixed: bool) -> np.ndarray:
+    rows = fetch_rows(conn, f"SELECT id, source, external_id FROM {table} WHERE source IN ({marks}) ORDER BY id", names)
+    keys = np.array([r[0] for r in rows], dtype=np.int64)
+    labels = np.array([f"{r[1]}:{r[2]}" if prefixed else r[2] for r in rows], dtype=object)
+    return labels[np.searchsorted(keys, ids.to_numpy(dtype=np.int64))]
 
 
 def natural_key(ids: pd.Series) -> pd.Series:
     """Numeric ids sort as numbers ("2" < "10"); anything else as text."""
-    numeric = pd.to_numeric(ids, errors="coerce")
+    codes, uniques = pd.factorize(ids)  # convert each distinct id once, not once per row
+    numeric = pd.to_numeric(pd.Series(uniques), errors="coerce")
     if numeric.notna().all():
-        return numeric
+        return pd.Series(numeric.to_numpy()[codes], index=ids.index)
     return ids
 
 

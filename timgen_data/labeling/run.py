@@ -36,11 +36,11 @@ class LabelReport:
     unknown_classes: list[str] = field(default_factory=list)
 
 
+# Categories come from one small items lookup rather than a per-row join: fewer strings.
 _FRAME_SQL = """
-SELECT i.id, i.user_id, i.item_id, i.ts, i.action, i.value, i.duration, it.category
-FROM interactions i JOIN items it ON it.id = i.item_id
+SELECT i.id, i.user_id, i.item_id, i.ts, i.action, i.value, i.duration
+FROM interactions i
 {where}
-ORDER BY i.user_id, i.ts, i.id
 """
 _PENDING_USERS = """
 WHERE i.user_id IN (
@@ -54,8 +54,11 @@ WHERE i.user_id IN (
 def _read_frame(conn: Connection, scenario: str, everything: bool) -> pd.DataFrame:
     sql = _FRAME_SQL.format(where="" if everything else _PENDING_USERS)
     params = {} if everything else {"scenario": scenario}
-    columns = ["id", "user_id", "item_id", "ts", "action", "value", "duration", "category"]
-    return fetch_frame(conn, sql, columns, params)
+    columns = ["id", "user_id", "item_id", "ts", "action", "value", "duration"]
+    frame = fetch_frame(conn, sql, columns, params)
+    categories = dict(fetch_rows(conn, "SELECT id, category FROM items"))
+    frame["category"] = frame["item_id"].map(categories)
+    return frame
 
 
 def label_store(
