@@ -32,4 +32,4 @@ def fetch_frame(conn: Connection, sql: str, columns: list[str], params: dict[str
     rows = fetch_rows(conn, sql, params)
     if not rows:
         return pd.DataFrame({c: [] for c in columns})
-    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows)))))
+    return pd.DataFrame.from_records(rows, columns=columns)
