@@ -228,3 +228,16 @@ def test_collect_killed_with_sigkill_then_rerun(tmp_path, archives):
             "GROUP BY 1, 2, 3, 4 HAVING COUNT(*) > 1) d"
         ).scalar_one()
     assert duplicates == 0
+
+
+def test_ml_10m_layout_without_users_file(sqlite_store, tmp_path):
+    release = _write_small_1m(tmp_path, ["1::1::4.5::1230000000", "2::2::3.5::1230000001"])
+    (release / "users.dat").unlink()
+    (release / "movies.dat").write_text("1::Matrix, The (1999)::Action|Sci-Fi\n2::Amélie (2001)::Comedy|Romance\n",
+                                        encoding="utf-8")
+    report = collect_movielens(sqlite_store, "10m", data_dir=tmp_path / "d", from_file=release)
+    assert report.namespace == "movielens-10m"
+    assert report.skipped["users_added_from_ratings"] == 2 and counts(sqlite_store)["interactions"] == 2
+    with sqlite_store.begin() as conn:
+        titles = set(conn.execute(select(models.items.c.title)).scalars())
+    assert titles == {"The Matrix", "Amélie"}

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn,
+)
+from rich.text import Text
+
+
+class _CountColumn(ProgressColumn):
+    """Bytes as kB/MB for downloads, plain counts for everything else (one live display)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bytes, self._count = DownloadColumn(), MofNCompleteColumn()
+
+    def render(self, task: Task) -> Text:
+        return (self._bytes if task.fields.get("unit") == "B" else self._count).render(task)
 
 
 class RichProgress:
     def __init__(self, console: Console | None = None):
         self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), BarColumn(), _CountColumn(), TimeElapsedColumn(),
             console=console or Console(stderr=True), transient=False,
         )
-        self._bytes = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-            console=self._progress.console, transient=False,
-        )
-        self._tasks: dict[str, tuple[Progress, int]] = {}
+        self._tasks: dict[str, int] = {}
 
     def __enter__(self) -> "RichProgress":
         self._progress.start()
@@ -24,25 +34,19 @@ class RichProgress:
 
     def __exit__(self, *exc) -> None:
         self._progress.stop()
-        self._bytes.stop()
 
     def start(self, task: str, total: float | None = None, unit: str = "") -> None:
-        bar = self._bytes if unit == "B" else self._progress
-        if bar is self._bytes:
-            bar.start()
         if task in self._tasks:
-            owner, task_id = self._tasks[task]
-            owner.reset(task_id, total=total)
+            self._progress.reset(self._tasks[task], total=total)
             return
-        self._tasks[task] = (bar, bar.add_task(task, total=total))
+        self._tasks[task] = self._progress.add_task(task, total=total, unit=unit)
 
     def advance(self, task: str, amount: float = 1) -> None:
         if task in self._tasks:
-            owner, task_id = self._tasks[task]
-            owner.advance(task_id, amount)
+            self._progress.advance(self._tasks[task], amount)
 
     def finish(self, task: str) -> None:
         if task in self._tasks:
-            owner, task_id = self._tasks[task]
-            total = owner.tasks[[t.id for t in owner.tasks].index(task_id)].total
-            owner.update(task_id, completed=total if total is not None else 1, total=total or 1)
+            task_id = self._tasks[task]
+            total = self._progress._tasks[task_id].total
+            self._progress.update(task_id, total=total or 1, completed=total or 1)
