@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import click
-import pytest
 from click.testing import CliRunner
 
 from timgen_data.cli import cli
