@@ -31,7 +31,7 @@ from timgen_data.build.tables import contract_arrays, items_table, split_table
 from timgen_data.errors import NothingToDoError, UsageError
 from timgen_data.labeling.scenarios import SCENARIOS
 from timgen_data.progress import SILENT, Progress
-from timgen_data.store import Store, fetch_rows
+from timgen_data.store import Store, fetch_rows, in_clause
 
 ROWS_PER_SHARD = 50_000
 
@@ -78,7 +78,7 @@ def build_dataset(
     progress.start("build", total=4)
     with store.begin() as conn:
         data = load_interactions(conn, options.scenario, list(options.sources) or None)
-        sources = list(options.sources) or sorted({s for (s,) in fetch_rows(conn, "SELECT DISTINCT source FROM users")})
+        sources = list(data.sources)
         source_rows = _source_rows(conn, sources)
     progress.advance("build")
     data = min_interactions(k_core(data, options.k_core), options.min_interactions)
@@ -88,9 +88,8 @@ def build_dataset(
         leave_last_out(data) if options.split == "leave-last-out"
         else time_split(data, int(options.valid_start), int(options.test_start))
     )
-    prefixed = len(sources) > 1
     with store.begin() as conn:
-        catalog = load_items(conn, sources, set(data.frame["item"].unique()), prefixed=prefixed)
+        catalog = load_items(conn, sources, set(data.frame["item"].unique()), prefixed=data.prefixed)
     progress.advance("build")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -160,12 +159,12 @@ def _replace_dir(staging: Path, out_dir: Path) -> None:
 
 
 def _source_rows(conn, namespaces: list[str]) -> list[dict[str, Any]]:
-    marks = ", ".join(f":n{k}" for k in range(len(namespaces)))
+    marks, params = in_clause("n", namespaces)
     rows = fetch_rows(
         conn,
         f"SELECT collector, variant, namespace, url, sha256, license FROM sources "
         f"WHERE namespace IN ({marks}) ORDER BY namespace, sha256",
-        {f"n{k}": n for k, n in enumerate(namespaces)},
+        params,
     )
     keys = ["collector", "variant", "namespace", "url", "sha256", "license"]
     return [dict(zip(keys, row)) for row in rows]

@@ -13,14 +13,11 @@ def min_interactions(data: Interactions, minimum: int) -> Interactions:
         return data
     lengths = np.diff(data.bounds)
     keep = np.repeat(lengths >= minimum, lengths)
-    return with_bounds(data.frame[keep].reset_index(drop=True))
+    return with_bounds(data.frame[keep].reset_index(drop=True), data.sources)
 
 
 def k_core(data: Interactions, k: int, max_rounds: int = 100) -> Interactions:
-    """Iteratively drop users and items with fewer than ``k`` interactions until none remain.
-
-    >>> # every user and item of the result has >= k interactions
-    """
+    """Iteratively drop users and items with fewer than ``k`` interactions until none remain."""
     if k <= 1:
         return data
     frame = data.frame
@@ -31,4 +28,4 @@ def k_core(data: Interactions, k: int, max_rounds: int = 100) -> Interactions:
         if keep.all():
             break
         frame = frame[keep.to_numpy()]
-    return with_bounds(frame.reset_index(drop=True))
+    return with_bounds(frame.reset_index(drop=True), data.sources)

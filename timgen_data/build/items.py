@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from timgen_data.build.schema import MODALITIES
 from timgen_data.build.sequences import natural_key
-from timgen_data.store.query import fetch_frame, fetch_rows
+from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
 
 
 @dataclass
@@ -22,14 +22,9 @@ class ItemCatalog:
     encoders: dict[str, dict[str, object]] = field(default_factory=dict)  # modality -> {encoder, dim, items}
 
 
-def _placeholders(prefix: str, values: list[str]) -> tuple[str, dict[str, str]]:
-    names = {f"{prefix}{k}": v for k, v in enumerate(values)}
-    return ", ".join(f":{k}" for k in names), names
-
-
 def load_items(conn: Connection, sources: list[str], item_ids: set[str], *, prefixed: bool) -> ItemCatalog:
     """Catalog rows and embeddings for ``item_ids`` (as they appear in the dataset)."""
-    marks, params = _placeholders("s", sources)
+    marks, params = in_clause("s", sources)
     frame = fetch_frame(
         conn,
         f"SELECT source, external_id, title, text, year, category, categories FROM items WHERE source IN ({marks})",
@@ -47,7 +42,7 @@ def load_items(conn: Connection, sources: list[str], item_ids: set[str], *, pref
 
 
 def _load_embeddings(conn, sources, item_ids, prefixed, catalog: ItemCatalog) -> None:
-    marks, params = _placeholders("s", sources)
+    marks, params = in_clause("s", sources)
     rows = fetch_rows(
         conn,
         "SELECT it.source, it.external_id, a.modality, f.encoder, f.dim, f.vector "

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from timgen_data.errors import NothingToDoError
-from timgen_data.store.query import fetch_frame, fetch_rows
+from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
 
 _COLUMNS = ["user_id", "item_id", "ts", "action", "device", "platform", "geo", "value", "score", "class"]
 # Surrogate ids instead of joined external ids: per-row strings are what makes a bulk
@@ -34,6 +34,12 @@ class Interactions:
     frame: pd.DataFrame
     users: np.ndarray  # user id per user index (string)
     bounds: np.ndarray  # int64, len(users) + 1
+    sources: tuple[str, ...] = ()  # the source namespaces read
+
+    @property
+    def prefixed(self) -> bool:
+        """Ids are unique only within a source, so mixed sources carry a ``source:`` prefix."""
+        return len(self.sources) > 1
 
     @property
     def num_users(self) -> int:
@@ -53,18 +59,18 @@ def load_interactions(conn: Connection, scenario: str, sources: list[str] | None
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         raise NothingToDoError(f"no source named {', '.join(unknown)} in the store; it has {', '.join(known)}")
-    names = {f"s{k}": s for k, s in enumerate(chosen)}
-    marks = ", ".join(f":{k}" for k in names)
+    marks, names = in_clause("s", chosen)
     frame = fetch_frame(conn, _SQL.format(sources=marks), _COLUMNS, {**names, "scenario": scenario})
     if frame["score"].isna().all() and frame["class"].isna().all():
         raise NothingToDoError(
             f"no {scenario!r} labels for {', '.join(chosen)}; run `timgen-data label --scenario {scenario}` first"
         )
-    # Ids are unique only within a source; prefix them when several sources are mixed.
     prefixed = len(chosen) > 1
     frame["user"] = _external_ids(conn, "users", marks, names, frame.pop("user_id"), prefixed)
     frame["item"] = _external_ids(conn, "items", marks, names, frame.pop("item_id"), prefixed)
-    return sort_interactions(frame)
+    data = sort_interactions(frame)
+    data.sources = tuple(chosen)
+    return data
 
 
 def _external_ids(conn, table: str, marks: str, names: dict, ids: pd.Series, prefixed: bool) -> np.ndarray:
@@ -90,11 +96,11 @@ def sort_interactions(frame: pd.DataFrame) -> Interactions:
     return with_bounds(frame)
 
 
-def with_bounds(frame: pd.DataFrame) -> Interactions:
+def with_bounds(frame: pd.DataFrame, sources: tuple[str, ...] = ()) -> Interactions:
     """Per-user boundaries of an already sorted frame."""
     user = frame["user"].to_numpy()
     if len(user) == 0:
-        return Interactions(frame, np.array([], dtype=object), np.zeros(1, dtype=np.int64))
+        return Interactions(frame, np.array([], dtype=object), np.zeros(1, dtype=np.int64), sources)
     starts = np.flatnonzero(np.r_[True, user[1:] != user[:-1]])
     bounds = np.r_[starts, len(user)].astype(np.int64)
-    return Interactions(frame, user[starts], bounds)
+    return Interactions(frame, user[starts], bounds, sources)

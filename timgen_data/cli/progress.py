@@ -48,5 +48,5 @@ class RichProgress:
     def finish(self, task: str) -> None:
         if task in self._tasks:
             task_id = self._tasks[task]
-            total = self._progress._tasks[task_id].total
+            total = next(t.total for t in self._progress.tasks if t.id == task_id)
             self._progress.update(task_id, total=total or 1, completed=total or 1)

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from timgen_data.errors import NothingToDoError, UsageError
-from timgen_data.labeling.scenarios import SCENARIOS, compute_labels
+from timgen_data.labeling.scenarios import ECOMMERCE_ACTIONS, SCENARIOS, VIDEO_ACTIONS, compute_labels
 from timgen_data.labeling.vocabulary import class_vocabulary, unknown_classes
 from timgen_data.labeling.weights import ScoreWeights
 from timgen_data.progress import SILENT, Progress
@@ -21,6 +21,11 @@ from timgen_data.store import Store, load_cursor, save_cursor, upsert_rows
 from timgen_data.store.query import fetch_frame, fetch_rows
 
 STATE_COLLECTOR = "label"
+_NEEDED_ACTIONS = {
+    "movie": "rate",
+    "ecommerce": "/".join(ECOMMERCE_ACTIONS),
+    "video": "/".join(VIDEO_ACTIONS),
+}
 CHUNK_ROWS = 200_000
 
 
@@ -81,9 +86,8 @@ def label_store(
     labels = compute_labels(scenario, frame, weights) if len(frame) else frame.iloc[:0]
     if report.recomputed_all and len(labels) == 0:
         raise NothingToDoError(
-            f"no interactions the {scenario} scenario can label (it needs "
-            f"{'rate' if scenario == 'movie' else 'click/cart/purchase/comment' if scenario == 'ecommerce' else 'view/like/comment/share'}"
-            " actions); collect a matching source first"
+            f"no interactions the {scenario} scenario can label (it needs {_NEEDED_ACTIONS[scenario]} "
+            "actions); collect a matching source first"
         )
     rows = list(zip(
         labels["interaction_id"].tolist(), [scenario] * len(labels), labels["score"].tolist(),

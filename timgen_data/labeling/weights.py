@@ -23,9 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from timgen_data.errors import ConfigError
 
-NonNegative = Field(ge=0.0)
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -27,6 +27,16 @@ def fetch_rows(conn: Connection, sql: str, params: dict[str, Any] | None = None)
         cursor.close()
 
 
+def in_clause(prefix: str, values: list[str]) -> tuple[str, dict[str, str]]:
+    """Placeholders and parameters for ``IN (...)`` over ``values``.
+
+    >>> in_clause("s", ["a", "b"])
+    (':s0, :s1', {'s0': 'a', 's1': 'b'})
+    """
+    params = {f"{prefix}{k}": v for k, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in params), params
+
+
 def fetch_frame(conn: Connection, sql: str, columns: list[str], params: dict[str, Any] | None = None) -> pd.DataFrame:
     """``fetch_rows`` as a DataFrame with the given column names."""
     rows = fetch_rows(conn, sql, params)

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from timgen_data.store import models
+from timgen_data.store import models as m
 from timgen_data.store.engine import Store
 
 
@@ -17,7 +17,6 @@ def store_stats(store: Store) -> dict[str, Any]:
     >>> store_stats(Store.open("sqlite://"))["tables"]["interactions"]
     0
     """
-    m = models
     with store.begin() as conn:
         tables = {
             name: conn.execute(select(func.count()).select_from(m.metadata.tables[name])).scalar_one()
