@@ -11,6 +11,10 @@ import os
 import click
 
 from timgen_data.errors import TimgenError, UsageError
+from timgen_model.errors import ModelError, ModelUsageError
+
+LIBRARY_ERRORS = (TimgenError, ModelError)
+USAGE_ERRORS = (UsageError, ModelUsageError)
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 3
@@ -20,9 +24,9 @@ DEBUG_ENV = "TIMGEN_DEBUG"
 class CommandFailed(click.ClickException):
     """A library error turned into click's one-line error output."""
 
-    def __init__(self, error: TimgenError):
+    def __init__(self, error: Exception):
         super().__init__(str(error))
-        self.exit_code = EXIT_USAGE if isinstance(error, UsageError) else EXIT_FAILURE
+        self.exit_code = EXIT_USAGE if isinstance(error, USAGE_ERRORS) else EXIT_FAILURE
         self.kind = type(error).__name__
 
     def format_message(self) -> str:
@@ -39,7 +43,7 @@ class ErrorMappingGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except TimgenError as error:
+        except LIBRARY_ERRORS as error:
             if debug_enabled():
                 raise
             raise CommandFailed(error) from error

@@ -1,0 +1,195 @@
+"""``train``, ``evaluate``, ``generate`` and ``experiment``: the bundled TIMGen model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from timgen_data.cli.progress import RichProgress
+from timgen_data.cli.render import console, print_json, print_mapping, print_records
+
+METRIC_COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen")
+
+
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def config_options(func):
+    """The options every training command words the same way."""
+    options = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML / JSON / YAML file with [model], [loss], [train] sections."),
+        click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+                     help="Override one config value, e.g. --set model.dropout=0.1; repeatable."),
+        click.option("--epochs", type=int, help="Shorthand for --set train.epochs=N."),
+        click.option("--batch-size", type=int, help="Shorthand for --set train.batch_size=N."),
+        click.option("--learning-rate", type=float, help="Shorthand for --set train.learning_rate=F."),
+        click.option("--seed", type=int, help="Shorthand for --set train.seed=N."),
+        click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Shorthand for --set train.device=..."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _overrides(overrides, epochs, batch_size, learning_rate, seed, device) -> list[str]:
+    extra = list(overrides)
+    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("learning_rate", learning_rate),
+                       ("seed", seed), ("device", device)):
+        if value is not None:
+            extra.append(f"train.{key}={json.dumps(value)}")
+    return extra
+
+
+def _metrics_table(title: str, rows: list[tuple[str, dict]]) -> None:
+    print_records(title, [{"model": name, **{c: _round(m.get(c)) for c in METRIC_COLUMNS}} for name, m in rows])
+
+
+def _epoch_line(entry: dict) -> None:
+    shown = {k.removeprefix("validation_"): _round(v) for k, v in entry.items()
+             if k in ("validation_loss", "validation_rmse", "validation_ndcg@10", "validation_accuracy")}
+    console.print(f"epoch {entry['epoch']}: train loss {entry.get('train_loss', float('nan')):.4f} · "
+                  + " · ".join(f"{k} {v}" for k, v in shown.items()))
+
+
+@click.command()
+@click.argument("dataset")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder: checkpoints, metrics.json and plots go here.")
+@click.option("--variant", default="timgen", show_default=True,
+              help="timgen, timgen-mean-pooling, sasrec or timgen-without-<modality>.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
+@click.option("--revision", help="Hub revision when DATASET is a Hub id.")
+@config_options
+def train(dataset, out_dir, variant, resume, revision, config_path, overrides, epochs, batch_size, learning_rate,
+          seed, device) -> None:
+    """Train TIMGen on a dataset folder written by `build`, or a Hub dataset id.
+
+    Multi-GPU or multi-node: `accelerate launch -m timgen_data train ...` (same options).
+
+    \b
+    Example:
+      timgen-data train out/ml-100k --out runs/ml100k
+      timgen-data train user/my-dataset --out runs/hub --set model.dropout=0.1 --epochs 30
+      timgen-data train out/ml-100k --out runs/ml100k --resume
+    """
+    from timgen_model.contract import read_contract
+    from timgen_model.encoding import encode_dataset
+    from timgen_model.training import train as train_model
+    from timgen_model.variants import variant_config
+
+    config = variant_config(variant, config_path, _overrides(overrides, epochs, batch_size, learning_rate, seed, device))
+    source = dataset if resume else encode_dataset(read_contract(dataset, revision=revision))
+    with RichProgress() as progress:
+        result = train_model(source, out_dir, config, variant=variant, resume=resume, progress=progress,
+                             on_epoch=_epoch_line)
+    _metrics_table(f"{variant}: best epoch {result.best_epoch}",
+                   [("validation", result.metrics["validation"]), ("test", result.metrics["test"])])
+    print_mapping("written", {"metrics": out_dir / "metrics.json", "checkpoint": out_dir / "checkpoint.pt",
+                              **{name: path for name, path in result.plots.items()}})
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["test", "validation"]), default="test", show_default=True)
+@click.option("--dataset", help="The dataset, when it has moved since training (checked by fingerprint).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def evaluate(run_dir: Path, split: str, dataset: str | None, as_json: bool) -> None:
+    """Evaluate a trained run: RMSE/MAE, accuracy/macro-F1, HR@10/NDCG@10 (full ranking).
+
+    Writes evaluation-<split>.json into the run folder.
+
+    \b
+    Example:
+      timgen-data evaluate runs/ml100k
+      timgen-data evaluate runs/ml100k --split validation --json
+    """
+    from timgen_model.checkpoint import load_checkpoint
+    from timgen_model.evaluation import evaluate_network
+    from timgen_model.generation import load_run_data
+
+    checkpoint = load_checkpoint(run_dir)
+    data = load_run_data(checkpoint, dataset)
+    result = evaluate_network(checkpoint.build_model(), data, split, loss_weights=checkpoint.config.loss,
+                              batch_size=checkpoint.config.train.eval_batch_size)
+    metrics = {"variant": checkpoint.variant, "split": split, "epoch": checkpoint.epoch, **result.metrics}
+    (run_dir / f"evaluation-{split}.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if as_json:
+        print_json(metrics)
+        return
+    _metrics_table(f"{checkpoint.variant} on {split} ({result.metrics['targets']} targets)", [(checkpoint.variant, metrics)])
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--user", "user_id", required=True, help="User id as it appears in the dataset.")
+@click.option("--top-k", type=int, default=10, show_default=True)
+@click.option("--include-seen", is_flag=True, help="Also recommend items the user already interacted with.")
+@click.option("--dataset", help="The dataset, when it has moved since training (checked by fingerprint).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def generate(run_dir: Path, user_id: str, top_k: int, include_seen: bool, dataset: str | None, as_json: bool) -> None:
+    """Personalized output for one user: next items with predicted scores, likely next class,
+    and the modality weights behind them.
+
+    \b
+    Example:
+      timgen-data generate runs/ml100k --user 42 --top-k 10
+    """
+    from dataclasses import asdict
+
+    from timgen_model.generation import generate_for_user
+
+    result = generate_for_user(run_dir, user_id, top_k=top_k, exclude_seen=not include_seen, dataset=dataset)
+    if as_json:
+        print_json(asdict(result))
+        return
+    print_records(f"next for user {result.user_id} (after {result.history_length} interactions)",
+                  [{"rank": r.rank, "item": r.item_id, "title": r.title,
+                    "predicted score": "–" if r.predicted_score is None else f"{r.predicted_score:.2f}"}
+                   for r in result.recommendations])
+    if result.next_classes:
+        print_mapping("likely next class", {name: f"{p:.1%}" for name, p in result.next_classes})
+    if result.modality_weights:
+        print_mapping("modality weights α", {m: f"{w:.3f}" for m, w in result.modality_weights.items()})
+
+
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dataset", required=True, help="Dataset folder written by `build`, or a Hub dataset id.")
+@click.option("--variant", "variants", multiple=True,
+              help="Only these network variants (repeatable). Default: TIMGen, its ablations and SASRec-style.")
+@click.option("--no-rating-baselines", is_flag=True, help="Skip global mean, biases and biased MF.")
+@config_options
+def experiment(out_dir, dataset, variants, no_rating_baselines, config_path, overrides, epochs, batch_size,
+               learning_rate, seed, device) -> None:
+    """Baselines and the paper's three experiments on one split: static vs dynamic
+    (mean pooling), modality ablations, and the latent map.
+
+    Writes experiment.md, experiment.json and comparison.png into OUT_DIR.
+
+    \b
+    Example:
+      timgen-data experiment runs/ml100k-exp --dataset out/ml-100k
+    """
+    from timgen_model.experiment import COLUMNS, RESULTS_MARKDOWN, run_experiment
+
+    def report(row: dict) -> None:
+        test = row["test"]
+        console.print(f"{row['model']}: " + " · ".join(f"{c} {_round(test.get(c))}" for c in COLUMNS
+                                                        if test.get(c) is not None) + f" ({row['seconds']:.0f} s)")
+
+    with RichProgress() as progress:
+        result = run_experiment(dataset, out_dir, config_path=config_path,
+                                overrides=_overrides(overrides, epochs, batch_size, learning_rate, seed, device),
+                                variants=list(variants) or None, include_rating_baselines=not no_rating_baselines,
+                                progress=progress, on_model=report)
+    _metrics_table("test split", [(row["model"], row["test"]) for row in result.rows])
+    if result.targets:
+        print_records("targets", [{"target": c["target"], "met": "yes" if c["met"] else "no", "figures": c["detail"]}
+                                  for c in result.targets])
+    console.print(f"Tables: {out_dir / RESULTS_MARKDOWN}, {out_dir / 'experiment.json'}; latent map: "
+                  f"{out_dir / 'timgen' / 'latent_map.png'}")

@@ -1,0 +1,1 @@
+"""TIMGen: temporal Transformer + multimodal attention fusion + VAE, trained on the timgen-data dataset contract."""

@@ -1,0 +1,221 @@
+"""The paper's experiments on one split, side by side with real baselines.
+
+Rating baselines (global mean, user+item biases, biased MF) are tuned on validation and refit
+on train + validation before the test evaluation, so they use every interaction the sequence
+models see as history. Network variants (TIMGen, its average-pooling and modality ablations,
+SASRec-style) each train into their own run folder with the same settings and seed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from timgen_data.progress import SILENT, Progress
+from timgen_model.baselines import Biases, BiasedMF, GlobalMean, MFConfig, RatingData, tune_biased_mf
+from timgen_model.contract import read_contract
+from timgen_model.encoding import EncodedDataset, encode_dataset
+from timgen_model.evaluation import TOP_K, seen_mask
+from timgen_model.metrics import mae, ranking_metrics, rmse, target_ranks
+from timgen_model.model import NUM_RESERVED_ITEMS
+from timgen_model.plots import plot_metric_comparison
+from timgen_model.training import train
+from timgen_model.variants import masked_variant, variant_config
+
+RESULTS_JSON = "experiment.json"
+RESULTS_MARKDOWN = "experiment.md"
+COMPARISON_PNG = "comparison.png"
+COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen")
+
+
+@dataclass
+class ExperimentResult:
+    out_dir: Path
+    rows: list[dict[str, Any]]
+    targets: list[dict[str, Any]] = field(default_factory=list)
+
+
+# -- rating baselines ---------------------------------------------------------------------
+def _user_index(data: EncodedDataset) -> dict[str, int]:
+    users: dict[str, int] = {}
+    for split in data.splits.values():
+        for user in split.user_ids:
+            users.setdefault(user, len(users))
+    return users
+
+
+def rating_data(data: EncodedDataset, split_name: str, users: dict[str, int], *, targets_only: bool) -> tuple[RatingData, np.ndarray, np.ndarray]:
+    """(ratings, their flat positions, their rows) of a split; ``targets_only`` keeps is_target positions."""
+    split = data.splits[split_name]
+    rows = split.row_of_position
+    keep = np.isfinite(split.scores) & (split.is_target if targets_only else True)
+    positions = np.flatnonzero(keep)
+    user_of_row = np.array([users[u] for u in split.user_ids], dtype=np.int64)
+    ratings = RatingData(
+        users=user_of_row[rows[positions]], items=split.items[positions].astype(np.int64),
+        scores=split.scores[positions].astype(np.float32), num_users=len(users),
+        num_items=len(data.vocabularies.items),
+    )
+    return ratings, positions, rows[positions]
+
+
+def _concat(a: RatingData, b: RatingData) -> RatingData:
+    return RatingData(np.r_[a.users, b.users], np.r_[a.items, b.items], np.r_[a.scores, b.scores],
+                      a.num_users, a.num_items)
+
+
+def evaluate_rating_model(model, data: EncodedDataset, split_name: str, users: dict[str, int]) -> dict[str, Any]:
+    targets, positions, rows = rating_data(data, split_name, users, targets_only=True)
+    predicted = model.predict(targets.users, targets.items)
+    metrics: dict[str, Any] = {"targets": len(targets.scores), "rmse": rmse(predicted, targets.scores),
+                               "mae": mae(predicted, targets.scores), "accuracy": None, "macro_f1": None}
+    ranking = {f"{m}@{TOP_K}{s}": None for m in ("hr", "ndcg") for s in ("", "_unseen")}
+    all_ranks, unseen_ranks = [], []
+    for start in range(0, len(positions), 512):
+        sl = slice(start, start + 512)
+        scores = model.item_scores(targets.users[sl])
+        if scores is None:
+            break
+        logits = torch.as_tensor(scores, dtype=torch.float32).clone()
+        logits[:, :NUM_RESERVED_ITEMS] = float("-inf")
+        items = torch.as_tensor(targets.items[sl])
+        exclude = seen_mask(data.splits[split_name], rows[sl], positions[sl], logits.shape[1])
+        all_ranks.append(target_ranks(logits, items).numpy())
+        unseen_ranks.append(target_ranks(logits, items, exclude).numpy())
+    if all_ranks:
+        ranking = ranking_metrics(np.concatenate(all_ranks), np.concatenate(unseen_ranks), TOP_K)
+    metrics.update(ranking)
+    return metrics
+
+
+def rating_baselines(data: EncodedDataset, seed: int = 0) -> list[dict[str, Any]]:
+    users = _user_index(data)
+    train_r, _, _ = rating_data(data, "train", users, targets_only=False)
+    valid_r, _, _ = rating_data(data, "validation", users, targets_only=True)
+    both = _concat(train_r, valid_r)
+    rows = []
+    for model in (GlobalMean(), Biases()):
+        started = time.perf_counter()
+        validation = evaluate_rating_model(model.fit(train_r), data, "validation", users)
+        test = evaluate_rating_model(type(model)(*([model.config] if hasattr(model, "config") else [])).fit(both),
+                                     data, "test", users)
+        rows.append({"model": model.name, "kind": "rating baseline", "validation": validation, "test": test,
+                     "seconds": time.perf_counter() - started})
+    started = time.perf_counter()
+    grid = [MFConfig(seed=seed, **g) for g in (
+        {"embedding_size": 32, "regularization": 0.05}, {"embedding_size": 64, "regularization": 0.05},
+        {"embedding_size": 64, "regularization": 0.1}, {"embedding_size": 64, "regularization": 0.02},
+    )]
+    tuned, search = tune_biased_mf(train_r, valid_r, grid)
+    validation = evaluate_rating_model(tuned, data, "validation", users)
+    best_epoch = 1 + int(np.nanargmin([h["validation_rmse"] for h in tuned.history]))
+    refit = BiasedMF(tuned.config.model_copy(update={"epochs": best_epoch})).fit(both)
+    test = evaluate_rating_model(refit, data, "test", users)
+    rows.append({"model": BiasedMF.name, "kind": "rating baseline", "validation": validation, "test": test,
+                 "seconds": time.perf_counter() - started,
+                 "config": tuned.config.model_dump(), "search": search})
+    return rows
+
+
+# -- the experiment -----------------------------------------------------------------------
+def network_variants(data: EncodedDataset, include_masked: bool = True) -> list[str]:
+    names = ["timgen", "timgen-mean-pooling", "sasrec"]
+    if include_masked:
+        names += [masked_variant(m) for m in data.catalogue.modalities]
+    return names
+
+
+def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paper's claims as pass/fail lines on the test split."""
+    test = {row["model"]: row["test"] for row in rows}
+
+    def check(name, ok, detail):
+        return {"target": name, "met": bool(ok) if ok is not None else None, "detail": detail}
+
+    checks = []
+    t, mf = test.get("timgen"), test.get("biased-mf")
+    if t and mf and t["rmse"] is not None and mf["rmse"] is not None:
+        ratio = t["rmse"] / mf["rmse"]
+        checks.append(check("TIMGen RMSE ≤ 0.97 × biased-MF RMSE", ratio <= 0.97,
+                            f"{t['rmse']:.4f} / {mf['rmse']:.4f} = {ratio:.3f}"))
+    pool = test.get("timgen-mean-pooling")
+    if t and pool:
+        checks.append(check("TIMGen RMSE < mean-pooling RMSE", t["rmse"] < pool["rmse"],
+                            f"{t['rmse']:.4f} vs {pool['rmse']:.4f}"))
+        checks.append(check("TIMGen NDCG@10 > mean-pooling NDCG@10", t["ndcg@10"] > pool["ndcg@10"],
+                            f"{t['ndcg@10']:.4f} vs {pool['ndcg@10']:.4f}"))
+    sas = test.get("sasrec")
+    if t and sas:
+        checks.append(check("TIMGen NDCG@10 ≥ SASRec-style NDCG@10", t["ndcg@10"] >= sas["ndcg@10"],
+                            f"{t['ndcg@10']:.4f} vs {sas['ndcg@10']:.4f}"))
+    return checks
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render_markdown(rows: list[dict[str, Any]], checks: list[dict[str, Any]], source: str) -> str:
+    lines = [f"# Experiment on {source} (test split)", "",
+             "| model | " + " | ".join(COLUMNS) + " | seconds |",
+             "|---|" + "---:|" * (len(COLUMNS) + 1)]
+    for row in rows:
+        cells = [_fmt(row["test"].get(c)) for c in COLUMNS]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + f" | {row['seconds']:.0f} |")
+    if checks:
+        lines += ["", "| target | met | figures |", "|---|---|---|"]
+        lines += [f"| {c['target']} | {'yes' if c['met'] else 'no'} | {c['detail']} |" for c in checks]
+    return "\n".join(lines) + "\n"
+
+
+def run_experiment(
+    dataset: str | Path,
+    out_dir: Path,
+    *,
+    config_path: Path | None = None,
+    overrides: list[str] | None = None,
+    variants: list[str] | None = None,
+    include_rating_baselines: bool = True,
+    progress: Progress = SILENT,
+    on_model: Callable[[dict[str, Any]], None] | None = None,
+) -> ExperimentResult:
+    """Train every variant and baseline on the same split; write experiment.json / .md / .png.
+
+    >>> run_experiment("out/ml-100k", Path("runs/ml100k-exp")).rows[0]["model"]  # doctest: +SKIP
+    'global-mean'
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = encode_dataset(read_contract(dataset))
+    rows: list[dict[str, Any]] = []
+    if include_rating_baselines:
+        for row in rating_baselines(data):
+            rows.append(row)
+            if on_model:
+                on_model(row)
+    for name in variants or network_variants(data):
+        config = variant_config(name, config_path, overrides)
+        started = time.perf_counter()
+        result = train(data, out_dir / name, config, variant=name, progress=progress)
+        row = {"model": name, "kind": "network", "validation": result.metrics["validation"],
+               "test": result.metrics["test"], "seconds": time.perf_counter() - started,
+               "best_epoch": result.best_epoch, "run_dir": str(out_dir / name)}
+        rows.append(row)
+        if on_model:
+            on_model(row)
+    checks = target_checks(rows)
+    summary = {"dataset": {"source": data.source, "fingerprint": data.fingerprint}, "rows": rows, "targets": checks}
+    (out_dir / RESULTS_JSON).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    (out_dir / RESULTS_MARKDOWN).write_text(render_markdown(rows, checks, data.source))
+    plot_metric_comparison([{"model": r["model"], **r["test"]} for r in rows], ["rmse", "ndcg@10", "hr@10"],
+                           out_dir / COMPARISON_PNG, title=f"Test split of {data.source}")
+    return ExperimentResult(out_dir, rows, checks)

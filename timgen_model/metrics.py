@@ -1,0 +1,72 @@
+"""Standard metrics: RMSE / MAE for scores, accuracy / macro-F1 for classes, HR@k / NDCG@k
+with full ranking over all items (no sampled negatives), so figures compare with published ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score
+
+
+def rmse(predicted: np.ndarray, actual: np.ndarray) -> float | None:
+    if len(actual) == 0:
+        return None
+    return float(np.sqrt(np.mean((np.asarray(predicted, float) - np.asarray(actual, float)) ** 2)))
+
+
+def mae(predicted: np.ndarray, actual: np.ndarray) -> float | None:
+    if len(actual) == 0:
+        return None
+    return float(np.mean(np.abs(np.asarray(predicted, float) - np.asarray(actual, float))))
+
+
+def accuracy(predicted: np.ndarray, actual: np.ndarray) -> float | None:
+    if len(actual) == 0:
+        return None
+    return float(np.mean(np.asarray(predicted) == np.asarray(actual)))
+
+
+def macro_f1(predicted: np.ndarray, actual: np.ndarray) -> float | None:
+    """Mean F1 over the classes that occur among the true labels."""
+    if len(actual) == 0:
+        return None
+    labels = np.unique(actual)
+    return float(f1_score(actual, predicted, labels=labels, average="macro", zero_division=0))
+
+
+def target_ranks(logits: torch.Tensor, targets: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
+    """0-based rank of each target among all items; ties count against the target.
+
+    logits: [T, N]; targets: [T]; exclude: [T, N] bool of items removed from the ranking
+    (already-seen items). The target itself is never removed.
+    """
+    target_logits = logits.gather(1, targets.unsqueeze(1))  # [T, 1]
+    above = logits >= target_logits
+    if exclude is not None:
+        above &= ~exclude
+    above.scatter_(1, targets.unsqueeze(1), False)
+    return above.sum(1)
+
+
+def hit_rate(ranks: np.ndarray, k: int) -> float | None:
+    if len(ranks) == 0:
+        return None
+    return float(np.mean(np.asarray(ranks) < k))
+
+
+def ndcg(ranks: np.ndarray, k: int) -> float | None:
+    """One relevant item per target, so IDCG = 1 and NDCG = 1/log2(rank + 2) inside the top k."""
+    if len(ranks) == 0:
+        return None
+    ranks = np.asarray(ranks)
+    gains = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+    return float(np.mean(gains))
+
+
+def ranking_metrics(ranks_all: np.ndarray, ranks_unseen: np.ndarray, k: int = 10) -> dict[str, float | None]:
+    return {
+        f"hr@{k}": hit_rate(ranks_all, k),
+        f"ndcg@{k}": ndcg(ranks_all, k),
+        f"hr@{k}_unseen": hit_rate(ranks_unseen, k),
+        f"ndcg@{k}_unseen": ndcg(ranks_unseen, k),
+    }

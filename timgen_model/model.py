@@ -1,0 +1,323 @@
+"""The TIMGen network: input encoding → causal temporal layer → multimodal attention fusion
+→ VAE latent ℓ → generator G(ℓ, x*) predicting score, class and the next item.
+
+Shapes: B windows, L steps, d = embedding_size, k = latent_size, N items, M modalities.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from timgen_model.batches import Batch
+from timgen_model.config import LossConfig, ModelConfig
+from timgen_model.encoding import ITEM_RESERVED
+from timgen_model.vocab import PAD
+
+NUM_RESERVED_ITEMS = len(ITEM_RESERVED)
+IGNORE = -100
+
+
+@dataclass
+class DataSpec:
+    """What the network needs to know about the data; saved in every checkpoint."""
+
+    num_items: int
+    num_actions: int
+    num_devices: int
+    num_platforms: int
+    num_geos: int
+    num_classes: int
+    modality_dims: dict[str, int] = field(default_factory=dict)
+    score_mean: float = 0.0
+    score_std: float = 1.0
+    score_min: float = float("-inf")
+    score_max: float = float("inf")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Encoded:
+    latent: torch.Tensor  # [B, L, k] ℓ (μ in eval mode)
+    mu: torch.Tensor  # [B, L, k]
+    sigma: torch.Tensor | None  # [B, L, k]
+    alpha: torch.Tensor | None  # [B, L, M] modality weights, 0 for absent modalities
+    modalities: tuple[str, ...]
+
+
+@dataclass
+class Predictions:
+    item_logits: torch.Tensor  # [T, N] reserved indices at -inf
+    scores: torch.Tensor | None  # [T] in the dataset's score scale
+    class_logits: torch.Tensor | None  # [T, C]
+
+
+def time_sinusoid(days: torch.Tensor, size: int) -> torch.Tensor:
+    """Sinusoidal code of absolute time (days since the epoch), periods from 2π days to ~170 years."""
+    half = size // 2
+    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, device=days.device, dtype=torch.float32) / half)
+    angles = days.unsqueeze(-1).float() * freqs  # [B, L, half]
+    code = torch.cat([angles.sin(), angles.cos()], dim=-1)
+    return F.pad(code, (0, size - 2 * half))
+
+
+def gap_bucket(gaps: torch.Tensor, buckets: int) -> torch.Tensor:
+    """Bucket of log(1 + Δt seconds): half-units of the log, so a bucket spans a factor e^0.5."""
+    return torch.clamp((torch.log1p(gaps.clamp(min=0)) * 2).long(), 0, buckets - 1)
+
+
+def causal_mask(length: int, device) -> torch.Tensor:
+    """True above the diagonal: step t may not attend to later steps."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).triu(1)
+
+
+def kl_standard_normal(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) summed over the last dimension."""
+    return 0.5 * (mu.pow(2) + sigma.pow(2) - 1.0 - 2.0 * torch.log(sigma)).sum(-1)
+
+
+class ModalityAttention(nn.Module):
+    """h_m at each step: attention from z_t over this modality's vectors up to t, restricted to
+    steps where the modality exists. ``present`` says whether step t had any such vector."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.query = nn.Linear(size, size)
+        self.key = nn.Linear(size, size)
+        self.value = nn.Linear(size, size)
+
+    def forward(self, z: torch.Tensor, vectors: torch.Tensor, has: torch.Tensor, *, always: bool = False):
+        # z, vectors: [B, L, d]; has: [B, L] bool. ``always``: every real step has this modality,
+        # so plain causal attention applies (the fused kernel, no mask tensor).
+        q, k, v = self.query(z), self.key(vectors), self.value(vectors)
+        if always:
+            return F.scaled_dot_product_attention(q, k, v, is_causal=True), has
+        allowed = ~causal_mask(z.shape[1], z.device) & has.unsqueeze(1)  # [B, L, L]
+        present = allowed.any(-1)  # [B, L]: step t has seen this modality at least once
+        # A query with no allowed key would give NaN: let it see everything, then zero its output.
+        allowed = allowed | ~present.unsqueeze(-1)
+        h = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        return h * present.unsqueeze(-1), present
+
+
+class MeanPooling(nn.Module):
+    """The static ablation: z_t is the running mean of inputs up to t (order ignored), then an MLP."""
+
+    def __init__(self, size: int, hidden: int, dropout: float):
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(size, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, size))
+        self.norm = nn.LayerNorm(size)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        weights = mask.unsqueeze(-1).float()
+        running = (x * weights).cumsum(1) / weights.cumsum(1).clamp(min=1.0)
+        return self.norm(running + self.mlp(running))
+
+
+class TIMGen(nn.Module):
+    def __init__(self, config: ModelConfig, spec: DataSpec, catalogue_vectors: dict[str, torch.Tensor] | None = None,
+                 catalogue_present: dict[str, torch.Tensor] | None = None):
+        super().__init__()
+        self.config, self.spec = config, spec
+        d, k = config.embedding_size, config.latent_size
+        self.content_modalities = tuple(m for m in spec.modality_dims if m not in config.masked_modalities)
+
+        # Input encoding.
+        self.item_embedding = nn.Embedding(spec.num_items, d, padding_idx=PAD)
+        self.modality_projection = nn.ModuleDict({m: nn.Linear(spec.modality_dims[m], d) for m in self.content_modalities})
+        for m in spec.modality_dims:
+            # Buffers, not parameters: the catalogue's vectors travel with the checkpoint.
+            vectors = catalogue_vectors[m] if catalogue_vectors else torch.zeros(spec.num_items, spec.modality_dims[m])
+            present = catalogue_present[m] if catalogue_present else torch.zeros(spec.num_items, dtype=torch.bool)
+            self.register_buffer(f"vectors_{m}", vectors.float())
+            self.register_buffer(f"present_{m}", present.bool())
+        if config.interaction_features:
+            self.action_embedding = nn.Embedding(spec.num_actions, d, padding_idx=PAD)
+            self.device_embedding = nn.Embedding(spec.num_devices, d, padding_idx=PAD)
+            self.platform_embedding = nn.Embedding(spec.num_platforms, d, padding_idx=PAD)
+            self.geo_embedding = nn.Embedding(spec.num_geos, d, padding_idx=PAD)
+            self.class_embedding = nn.Embedding(spec.num_classes, d, padding_idx=PAD)
+            self.score_projection = nn.Linear(1, d)
+        if config.time_features:
+            self.time_projection = nn.Linear(d, d)
+            self.gap_embedding = nn.Embedding(config.gap_buckets, d)
+            self.weekday_projection = nn.Linear(2, d)
+        if config.position_embedding:
+            self.position_embedding = nn.Embedding(config.max_len, d)
+        self.input_norm = nn.LayerNorm(d)
+        self.dropout = nn.Dropout(config.dropout)
+
+        # Temporal layer.
+        if config.temporal == "transformer":
+            layer = nn.TransformerEncoderLayer(
+                d, config.num_heads, config.feedforward_size, config.dropout,
+                activation="gelu", batch_first=True, norm_first=True,
+            )
+            # Dropout on the residual stream only: dropout on attention weights costs a Bernoulli draw
+            # per (head, query, key), the slowest op on CPU, for no accuracy gain here.
+            layer.self_attn.dropout = 0.0
+            layer.dropout = nn.Identity()  # likewise inside the 4×-wide feed-forward; residual dropout stays
+            self.temporal = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
+            self.temporal_norm = nn.LayerNorm(d)
+        else:
+            self.temporal = MeanPooling(d, config.feedforward_size, config.dropout)
+
+        # Multimodal fusion.
+        self.fused_modalities = ()
+        if config.fusion:
+            self.fused_modalities = tuple(m for m in ("item", *self.content_modalities) if m not in config.masked_modalities)
+            self.modality_attention = nn.ModuleDict({m: ModalityAttention(d) for m in self.fused_modalities})
+            self.modality_scorer = nn.ModuleDict({m: nn.Linear(d, 1, bias=False) for m in self.fused_modalities})
+            self.fuse = nn.Linear(2 * d, d)
+
+        # VAE.
+        self.mu = nn.Linear(d, k)
+        if config.vae:
+            self.sigma = nn.Linear(d, k)
+
+        # Generator G(ℓ, x*).
+        self.decoder = nn.Sequential(nn.Linear(k, d), nn.GELU(), nn.Linear(d, d))
+        self.item_bias = nn.Parameter(torch.zeros(spec.num_items))
+        self.score_head = nn.Sequential(nn.Linear(k + 2 * d, d), nn.GELU(), nn.Linear(d, 1))
+        self.score_item_bias = nn.Embedding(spec.num_items, 1)
+        nn.init.zeros_(self.score_item_bias.weight)
+        self.class_head = nn.Linear(k, spec.num_classes)
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Embedding) and module.embedding_dim > 1:
+            nn.init.normal_(module.weight, std=0.05)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+
+    # -- input encoding ---------------------------------------------------------------
+    def modality_vectors(self, items: torch.Tensor, m: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected vectors [..., d] of modality m for ``items`` and whether each exists."""
+        present = getattr(self, f"present_{m}")[items]
+        projected = self.modality_projection[m](getattr(self, f"vectors_{m}")[items])
+        return projected * present.unsqueeze(-1), present
+
+    def item_representation(self, items: torch.Tensor) -> torch.Tensor:
+        """x*: the id embedding plus every present content modality, projected to d."""
+        x = self.item_embedding(items)
+        for m in self.content_modalities:
+            x = x + self.modality_vectors(items, m)[0]
+        return x
+
+    def encode_inputs(self, batch: Batch) -> torch.Tensor:
+        x = self.item_representation(batch.items)  # [B, L, d]
+        if self.config.interaction_features:
+            x = x + self.action_embedding(batch.actions) + self.class_embedding(batch.classes)
+            x = x + self.device_embedding(batch.devices) + self.platform_embedding(batch.platforms)
+            x = x + self.geo_embedding(batch.geos)
+            x = x + self.score_projection(batch.scores.unsqueeze(-1)) * batch.score_known.unsqueeze(-1)
+        if self.config.time_features:
+            x = x + self.time_projection(time_sinusoid(batch.days, self.config.embedding_size))
+            x = x + self.gap_embedding(gap_bucket(batch.gaps, self.config.gap_buckets))
+            angle = batch.weekdays.float() * (2 * math.pi / 7)
+            x = x + self.weekday_projection(torch.stack([angle.sin(), angle.cos()], dim=-1))
+        if self.config.position_embedding:
+            x = x + self.position_embedding(torch.arange(x.shape[1], device=x.device))
+        return self.dropout(self.input_norm(x)) * batch.mask.unsqueeze(-1)
+
+    # -- temporal layer and fusion ------------------------------------------------------
+    def temporal_states(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.config.temporal == "transformer":
+            causal = causal_mask(x.shape[1], x.device)
+            return self.temporal_norm(self.temporal(x, mask=causal, is_causal=True))
+        return self.temporal(x, mask)
+
+    def fusion(self, z: torch.Tensor, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if not self.fused_modalities:
+            return z, None
+        hs, logits = [], []
+        for m in self.fused_modalities:
+            if m == "item":
+                h, present = self.modality_attention[m](z, self.item_embedding(batch.items), batch.mask, always=True)
+            else:
+                vectors, has = self.modality_vectors(batch.items, m)
+                h, present = self.modality_attention[m](z, vectors, has & batch.mask)  # [B, L, d], [B, L]
+            hs.append(h)
+            logits.append(self.modality_scorer[m](h).squeeze(-1).masked_fill(~present, float("-inf")))
+        logits = torch.stack(logits, dim=-1)  # [B, L, M]
+        alpha = torch.softmax(logits, dim=-1)
+        alpha = torch.where(torch.isfinite(logits), alpha, torch.zeros_like(alpha))  # absent: exactly 0
+        z_multi = (torch.stack(hs, dim=-2) * alpha.unsqueeze(-1)).sum(-2)  # [B, L, d]
+        return self.fuse(torch.cat([z, z_multi], dim=-1)), alpha
+
+    def forward(self, batch: Batch) -> Encoded:
+        x = self.encode_inputs(batch)
+        z = self.temporal_states(x, batch.mask)  # [B, L, d]; z_t depends on steps ≤ t only
+        z_final, alpha = self.fusion(z, batch)
+        mu = self.mu(z_final)  # [B, L, k]
+        if not self.config.vae:
+            return Encoded(mu, mu, None, alpha, self.fused_modalities)
+        sigma = F.softplus(self.sigma(z_final)) + 1e-4
+        latent = mu + sigma * torch.randn_like(sigma) if self.training else mu
+        return Encoded(latent, mu, sigma, alpha, self.fused_modalities)
+
+    # -- generator ----------------------------------------------------------------------
+    def all_item_vectors(self) -> torch.Tensor:
+        return self.item_representation(torch.arange(self.spec.num_items, device=self.item_bias.device))
+
+    def generate(self, latent: torch.Tensor, target_items: torch.Tensor | None = None, *, want_scores: bool = True,
+                 want_classes: bool = True) -> Predictions:
+        """G(ℓ, x*): ranking logits over all items, the score of ``target_items``, the next class.
+
+        latent: [T, k]; target_items: [T] or None (then no score is predicted).
+        """
+        query = self.decoder(latent)  # [T, d]
+        catalogue = self.all_item_vectors()  # [N, d]
+        logits = query @ catalogue.T + self.item_bias  # [T, N]
+        logits[:, :NUM_RESERVED_ITEMS] = float("-inf")
+        scores = None
+        if want_scores and target_items is not None:
+            target = catalogue[target_items]  # [T, d]
+            raw = self.score_head(torch.cat([latent, target, query * target], dim=-1)).squeeze(-1)
+            scores = raw + self.score_item_bias(target_items).squeeze(-1)
+        class_logits = self.class_head(latent) if want_classes else None
+        return Predictions(logits, scores, class_logits)
+
+    def denormalize_scores(self, scores: torch.Tensor) -> torch.Tensor:
+        raw = scores * self.spec.score_std + self.spec.score_mean
+        return raw.clamp(self.spec.score_min, self.spec.score_max)
+
+    def loss(self, batch: Batch, weights: LossConfig, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Reconstruction (next-item CE over all items) + β·KL + λ1·MSE(score) + λ2·CE(class)."""
+        encoded = self(batch)
+        select = batch.evaluate & batch.mask
+        latent = encoded.latent[select]  # [T, k]
+        targets = batch.target_items[select]
+        predictions = self.generate(
+            latent, targets, want_scores=weights.score > 0, want_classes=weights.classification > 0
+        )
+        item_targets = torch.where(targets >= NUM_RESERVED_ITEMS, targets, torch.full_like(targets, IGNORE))
+        parts = {"reconstruction": F.cross_entropy(predictions.item_logits, item_targets, ignore_index=IGNORE)}
+        total = weights.reconstruction * parts["reconstruction"]
+        beta = weights.beta_at(step)
+        if encoded.sigma is not None:
+            parts["kl"] = kl_standard_normal(encoded.mu[select], encoded.sigma[select]).mean()
+            total = total + beta * parts["kl"]
+        if predictions.scores is not None:
+            known = batch.target_score_known[select]
+            if known.any():
+                parts["score_mse"] = F.mse_loss(predictions.scores[known], batch.target_scores[select][known])
+                total = total + weights.score * parts["score_mse"]
+        if predictions.class_logits is not None:
+            classes = batch.target_classes[select]
+            classes = torch.where(classes != PAD, classes, torch.full_like(classes, IGNORE))
+            if (classes != IGNORE).any():
+                parts["class_ce"] = F.cross_entropy(predictions.class_logits, classes, ignore_index=IGNORE)
+                total = total + weights.classification * parts["class_ce"]
+        report = {name: float(value.detach()) for name, value in parts.items()}
+        report["loss"] = float(total.detach())
+        report["beta"] = beta
+        return total, report

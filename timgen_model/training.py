@@ -1,0 +1,253 @@
+"""The training loop: one entry point for CPU, one GPU, or many through Hugging Face Accelerate.
+
+``accelerate launch -m timgen_data train DATASET --out RUN`` runs the same code under DDP:
+each process takes its share of every epoch's shuffled windows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from timgen_data.progress import SILENT, Progress
+from timgen_model.batches import SplitTensors, length_bucketed_batches, training_windows
+from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
+from timgen_model.config import LossConfig, RunConfig
+from timgen_model.contract import read_contract
+from timgen_model.encoding import EncodedDataset, encode_dataset
+from timgen_model.errors import CheckpointError, ModelConfigError
+from timgen_model.evaluation import evaluate_network
+from timgen_model.model import DataSpec, TIMGen
+from timgen_model.reports import write_run_reports
+
+METRICS_FILE = "metrics.json"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict[str, Any]
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    plots: dict[str, Path] = field(default_factory=dict)
+
+
+class TrainingObjective(nn.Module):
+    """Wraps the model so that DDP sees the loss computation as ``forward``."""
+
+    def __init__(self, model: TIMGen, weights: LossConfig):
+        super().__init__()
+        self.model, self.weights = model, weights
+
+    def forward(self, batch, step: int):
+        return self.model.loss(batch, self.weights, step)
+
+
+def data_spec(data: EncodedDataset) -> DataSpec:
+    v = data.vocabularies
+    return DataSpec(
+        num_items=len(v.items), num_actions=len(v.actions), num_devices=len(v.devices),
+        num_platforms=len(v.platforms), num_geos=len(v.geos), num_classes=len(v.classes),
+        modality_dims=data.catalogue.modality_dims, score_mean=data.score_mean, score_std=data.score_std,
+        score_min=data.score_min, score_max=data.score_max,
+    )
+
+
+def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
+    catalogue = data.catalogue
+    return TIMGen(
+        config.model, data_spec(data),
+        {m: torch.as_tensor(v) for m, v in catalogue.modality_vectors.items()},
+        {m: torch.as_tensor(p) for m, p in catalogue.modality_present.items()},
+    )
+
+
+def _accelerator(config: RunConfig):
+    from accelerate import Accelerator  # imported late: it is slow to import
+
+    device = config.train.device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelConfigError("train.device=cuda but no CUDA device is visible; use train.device=cpu or auto")
+    on_cpu = device == "cpu" or not torch.cuda.is_available()
+    precision = config.train.mixed_precision
+    if precision == "auto":
+        precision = "no" if on_cpu else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+    elif on_cpu and precision != "no":
+        raise ModelConfigError(f"train.mixed_precision={precision} needs a CUDA device; use 'no' or 'auto' on CPU")
+    return Accelerator(cpu=on_cpu, mixed_precision=precision)
+
+
+def _monitor_value(name: str, loss: dict[str, float], metrics: dict[str, Any]) -> float:
+    """Lower is better for every monitored figure (NDCG is negated)."""
+    if name == "loss":
+        return loss.get("loss", math.inf)
+    value = metrics.get(name)
+    if value is None:
+        raise ModelConfigError(f"train.monitor={name} but the model does not produce {name}; monitor 'loss' instead")
+    return -value if name.startswith("ndcg") else value
+
+
+def _epoch_entry(epoch: int, train_parts: dict[str, float], valid) -> dict[str, Any]:
+    entry: dict[str, Any] = {"epoch": epoch}
+    entry.update({f"train_{k}" if k != "beta" else "beta": v for k, v in train_parts.items()})
+    entry.update({f"validation_{k}": v for k, v in valid.loss.items() if k != "beta"})
+    for key in ("rmse", "ndcg@10", "hr@10", "accuracy"):
+        if valid.metrics.get(key) is not None:
+            entry[f"validation_{key}"] = valid.metrics[key]
+    return entry
+
+
+def train(
+    dataset: str | Path | EncodedDataset,
+    out_dir: Path,
+    config: RunConfig | None = None,
+    *,
+    variant: str = "timgen",
+    resume: bool = False,
+    progress: Progress = SILENT,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> TrainResult:
+    """Train on a dataset folder or Hub id; write checkpoints, metrics.json and plots to ``out_dir``.
+
+    >>> train("out/ml-100k", Path("runs/ml100k"), load_run_config(None, ["train.epochs=20"]))  # doctest: +SKIP
+    """
+    out_dir = Path(out_dir)
+    previous: Checkpoint | None = None
+    if resume:
+        if not (out_dir / LAST).exists():
+            raise CheckpointError(f"{out_dir / LAST} does not exist: nothing to resume; train without --resume")
+        previous = load_checkpoint(out_dir / LAST)
+        config, variant = previous.config, previous.variant
+    config = config or RunConfig()
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    if isinstance(dataset, EncodedDataset):
+        data = dataset
+    else:
+        vocabularies = previous.vocabularies if previous else None
+        data = encode_dataset(read_contract(dataset), vocabularies)
+    if previous and previous.dataset_fingerprint != data.fingerprint:
+        raise CheckpointError(
+            f"{out_dir} was trained on different data (fingerprint {previous.dataset_fingerprint[:12]}, "
+            f"this dataset {data.fingerprint[:12]}); resume with the same dataset or train into a new --out"
+        )
+
+    torch.manual_seed(config.train.seed)
+    accelerator = _accelerator(config)
+    model = build_network(config, data)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
+    step, start_epoch, history, best = 0, 1, [], {"value": math.inf, "epoch": 0}
+    if previous:
+        model.load_state_dict(previous.model_state)
+        optimizer.load_state_dict(previous.optimizer_state)
+        step, start_epoch, history, best = previous.step, previous.epoch + 1, previous.history, previous.best
+        if previous.rng_state.get("torch") is not None:
+            torch.set_rng_state(previous.rng_state["torch"])
+    objective = TrainingObjective(model, config.loss)
+    objective, optimizer = accelerator.prepare(objective, optimizer)
+    device = accelerator.device
+
+    split = data.splits["train"]
+    windows = training_windows(split, config.model.max_len)
+    tensors = SplitTensors(split, data.score_mean, data.score_std)
+
+    def snapshot(epoch: int, with_optimizer: bool) -> Checkpoint:
+        return Checkpoint(
+            config=config, spec=model.spec, vocabularies=data.vocabularies, titles=data.catalogue.titles,
+            dataset_source=data.source, dataset_fingerprint=data.fingerprint,
+            model_state={k: v.detach().cpu() for k, v in accelerator.unwrap_model(objective).model.state_dict().items()},
+            optimizer_state=optimizer.state_dict() if with_optimizer else None,
+            step=step, epoch=epoch, history=list(history), best=dict(best), variant=variant,
+            rng_state={"torch": torch.get_rng_state()},
+        )
+
+    stopped_early = False
+    progress.start("epochs", total=config.train.epochs)
+    progress.advance("epochs", start_epoch - 1)
+    for epoch in range(start_epoch, config.train.epochs + 1):
+        if epoch - best["epoch"] > config.train.patience and best["epoch"] > 0:
+            stopped_early = True
+            break
+        objective.train()
+        # Every process shuffles with the same seed, then takes its own share.
+        rng = np.random.default_rng(config.train.seed + epoch)
+        order = rng.permutation(len(windows))
+        mine = np.array_split(order, accelerator.num_processes)[accelerator.process_index]
+        batches = length_bucketed_batches(windows, mine, config.train.batch_size, rng)
+        sums: dict[str, float] = {}
+        progress.start("batches", total=len(batches))
+        for indices in batches:
+            chunk = windows.take(indices)
+            batch = tensors.batch(chunk).to(device)
+            with accelerator.autocast():
+                loss, report = objective(batch, step)
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(objective.parameters(), config.train.grad_clip)
+            optimizer.step()
+            step += 1
+            for name, value in report.items():
+                sums[name] = sums.get(name, 0.0) + value
+            progress.advance("batches")
+        progress.finish("batches")
+        train_parts = {name: value / max(1, len(batches)) for name, value in sums.items()}
+        network = accelerator.unwrap_model(objective).model
+        valid = evaluate_network(network, data, "validation", batch_size=config.train.eval_batch_size,
+                                 device=device, loss_weights=config.loss, step=step)
+        entry = _epoch_entry(epoch, train_parts, valid)
+        history.append(entry)
+        value = _monitor_value(config.train.monitor, valid.loss, valid.metrics)
+        if value < best["value"]:
+            best = {"value": value, "epoch": epoch, "monitor": config.train.monitor}
+            if accelerator.is_main_process:
+                save_checkpoint(snapshot(epoch, with_optimizer=False), out_dir / BEST)
+        if accelerator.is_main_process:
+            save_checkpoint(snapshot(epoch, with_optimizer=True), out_dir / LAST)
+        progress.advance("epochs")
+        if on_epoch:
+            on_epoch(entry)
+    progress.finish("epochs")
+    if best["epoch"] == 0:
+        raise CheckpointError(f"no epoch was trained in {out_dir}; raise train.epochs or train without --resume")
+
+    best_checkpoint = load_checkpoint(out_dir / BEST)
+    best_model = best_checkpoint.build_model().to(device)
+    result = finish_run(best_model, data, config, out_dir, variant=variant, history=history,
+                        best_epoch=best["epoch"], write=accelerator.is_main_process)
+    result.stopped_early = stopped_early
+    return result
+
+
+def finish_run(model: TIMGen, data: EncodedDataset, config: RunConfig, out_dir: Path, *, variant: str,
+               history: list[dict], best_epoch: int, write: bool = True) -> TrainResult:
+    """Evaluate the best weights on validation and test; write metrics.json and the PNGs."""
+    device = next(model.parameters()).device
+    results = {
+        name: evaluate_network(model, data, name, batch_size=config.train.eval_batch_size, device=device,
+                               loss_weights=config.loss)
+        for name in ("validation", "test")
+    }
+    metrics = {
+        "variant": variant,
+        "dataset": {"source": data.source, "fingerprint": data.fingerprint},
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "validation": results["validation"].metrics,
+        "test": results["test"].metrics,
+    }
+    plots: dict[str, Path] = {}
+    if write:
+        plots = write_run_reports(model, data, results["test"], history, out_dir)
+        metrics["plots"] = {name: str(path) for name, path in plots.items()}
+        (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return TrainResult(out_dir, metrics, history, best_epoch, plots=plots)

@@ -1,0 +1,45 @@
+"""Named network variants: TIMGen, its ablations, and the SASRec-style baseline.
+
+A variant is a list of config overrides applied on top of the defaults and below the user's
+own config, so ``--set`` can still change anything (the width, the epochs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from timgen_model.config import RunConfig, load_run_config
+from timgen_model.errors import ModelConfigError
+
+VARIANTS: dict[str, list[str]] = {
+    "timgen": [],
+    # The paper's static-vs-dynamic experiment: the Transformer replaced by average pooling.
+    "timgen-mean-pooling": ["model.temporal=mean"],
+    # Same Transformer, item ids only, next-item loss only (Kang & McAuley 2018, with full softmax).
+    "sasrec": [
+        "model.time_features=false", "model.interaction_features=false", "model.position_embedding=true",
+        "model.fusion=false", "model.vae=false", "loss.score=0", "loss.classification=0",
+    ],
+}
+
+
+def masked_variant(modality: str) -> str:
+    return f"timgen-without-{modality}"
+
+
+def variant_overrides(name: str) -> list[str]:
+    if name in VARIANTS:
+        return VARIANTS[name]
+    if name.startswith("timgen-without-"):
+        return [f'model.masked_modalities=["{name.removeprefix("timgen-without-")}"]']
+    raise ModelConfigError(f"unknown variant {name!r}; choose {', '.join(VARIANTS)} or timgen-without-<modality>")
+
+
+def variant_config(name: str, path: Path | None = None, overrides: list[str] | None = None) -> RunConfig:
+    """Defaults → the variant's switches → the user's file → the user's overrides.
+
+    >>> variant_config("sasrec").model.fusion
+    False
+    """
+    base = load_run_config(None, variant_overrides(name))
+    return load_run_config(path, overrides, base=base)
