@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from timgen_data.progress import SILENT, Progress
-from timgen_model.baselines import Biases, BiasedMF, GlobalMean, MFConfig, RatingData, tune_biased_mf
+from timgen_model.baselines import BiasedMF, Biases, GlobalMean, RatingData, default_mf_grid, tune_biased_mf
 from timgen_model.contract import read_contract
 from timgen_model.encoding import EncodedDataset, encode_dataset
 from timgen_model.evaluation import TOP_K, seen_mask
@@ -101,19 +101,14 @@ def rating_baselines(data: EncodedDataset, seed: int = 0) -> list[dict[str, Any]
     valid_r, _, _ = rating_data(data, "validation", users, targets_only=True)
     both = _concat(train_r, valid_r)
     rows = []
-    for model in (GlobalMean(), Biases()):
+    for factory in (GlobalMean, Biases):
         started = time.perf_counter()
-        validation = evaluate_rating_model(model.fit(train_r), data, "validation", users)
-        test = evaluate_rating_model(type(model)(*([model.config] if hasattr(model, "config") else [])).fit(both),
-                                     data, "test", users)
-        rows.append({"model": model.name, "kind": "rating baseline", "validation": validation, "test": test,
+        validation = evaluate_rating_model(factory().fit(train_r), data, "validation", users)
+        test = evaluate_rating_model(factory().fit(both), data, "test", users)
+        rows.append({"model": factory.name, "kind": "rating baseline", "validation": validation, "test": test,
                      "seconds": time.perf_counter() - started})
     started = time.perf_counter()
-    grid = [MFConfig(seed=seed, **g) for g in (
-        {"embedding_size": 32, "regularization": 0.05}, {"embedding_size": 64, "regularization": 0.05},
-        {"embedding_size": 64, "regularization": 0.1}, {"embedding_size": 64, "regularization": 0.02},
-    )]
-    tuned, search = tune_biased_mf(train_r, valid_r, grid)
+    tuned, search = tune_biased_mf(train_r, valid_r, [c.model_copy(update={"seed": seed}) for c in default_mf_grid()])
     validation = evaluate_rating_model(tuned, data, "validation", users)
     best_epoch = 1 + int(np.nanargmin([h["validation_rmse"] for h in tuned.history]))
     refit = BiasedMF(tuned.config.model_copy(update={"epochs": best_epoch})).fit(both)
