@@ -40,6 +40,7 @@ class TrainResult:
     best_epoch: int = 0
     stopped_early: bool = False
     plots: dict[str, Path] = field(default_factory=dict)
+    timings: list[dict[str, float]] = field(default_factory=list)  # wall seconds per epoch (this process)
 
 
 class TrainingObjective(nn.Module):
@@ -172,6 +173,7 @@ def train(
         )
 
     stopped_early = False
+    timings: list[dict[str, float]] = []
     progress.start("epochs", total=config.train.epochs)
     progress.advance("epochs", start_epoch - 1)
     for epoch in range(start_epoch, config.train.epochs + 1):
@@ -185,6 +187,7 @@ def train(
         mine = np.array_split(order, accelerator.num_processes)[accelerator.process_index]
         batches = length_bucketed_batches(windows, mine, config.train.batch_size, rng)
         sums: dict[str, float] = {}
+        epoch_started = time.perf_counter()
         progress.start("batches", total=len(batches))
         for indices in batches:
             chunk = windows.take(indices)
@@ -202,9 +205,13 @@ def train(
         progress.finish("batches")
         train_parts = {name: value / max(1, len(batches)) for name, value in sums.items()}
         network = accelerator.unwrap_model(objective).model
+        train_seconds = time.perf_counter() - epoch_started
         valid = evaluate_network(network, data, "validation", batch_size=config.train.eval_batch_size,
                                  device=device, loss_weights=config.loss, step=step)
         entry = _epoch_entry(epoch, train_parts, valid)
+        # Wall times are kept out of the repeatable part of the history (they differ run to run).
+        timings.append({"epoch": epoch, "seconds_train": train_seconds,
+                        "seconds_validation": time.perf_counter() - epoch_started - train_seconds})
         history.append(entry)
         value = _monitor_value(config.train.monitor, valid.loss, valid.metrics)
         if value < best["value"]:
@@ -225,6 +232,10 @@ def train(
     result = finish_run(best_model, data, config, out_dir, variant=variant, history=history,
                         best_epoch=best["epoch"], write=accelerator.is_main_process)
     result.stopped_early = stopped_early
+    result.timings = timings
+    if accelerator.is_main_process:
+        result.metrics["timings"] = timings
+        (out_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
     return result
 
 

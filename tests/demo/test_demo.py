@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import datasets
+import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from timgen_data.cli import cli
@@ -10,17 +13,23 @@ from timgen_data.demo.run import DEMO_SPEC, run_demo
 
 
 def test_demo_runs_collect_label_build_offline(tmp_path):
-    result = run_demo(tmp_path)
+    result = run_demo(tmp_path, train_model=False)
     assert result.collect.md5_verified  # the archive came over HTTP with its published .md5
     assert result.collect.stored["interactions"] == DEMO_SPEC.ratings
     assert result.label.labeled == DEMO_SPEC.ratings
     loaded = datasets.load_dataset(str(result.build.path), "interactions")
     assert loaded["test"].num_rows == result.build.statistics["splits"]["test"]["rows"] > 0
-    again = run_demo(tmp_path)  # re-running starts afresh and gives the same dataset
+    again = run_demo(tmp_path, train_model=False)  # re-running starts afresh and gives the same dataset
     assert again.build.statistics == result.build.statistics
 
 
-def test_demo_command_prints_where_the_output_is(tmp_path):
+def test_demo_command_trains_a_model_and_prints_where_the_output_is(tmp_path):
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "demo"])
     assert result.exit_code == 0, result.output
     assert "dataset" in result.output and str(tmp_path / "demo" / "dataset") in result.output.replace("\n", "")
+    assert "TIMGen trained" in result.output
+    metrics = json.loads((tmp_path / "demo" / "run" / "metrics.json").read_text())
+    test_rows = pq.read_table(tmp_path / "demo" / "dataset" / "interactions" / "test-00000-of-00001.parquet").num_rows
+    assert metrics["test"]["targets"] == test_rows > 0
+    for plot in ("loss_curves.png", "modality_weights.png", "latent_map.png"):
+        assert (tmp_path / "demo" / "run" / plot).stat().st_size > 0

@@ -11,9 +11,10 @@ from timgen_data.demo.run import run_demo
 
 
 @click.command()
+@click.option("--no-train", is_flag=True, help="Stop after build; do not train the small TIMGen model.")
 @pass_settings
-def demo(settings: Settings) -> None:
-    """Run collect → label → build offline on a generated MovieLens-format corpus.
+def demo(settings: Settings, no_train: bool) -> None:
+    """Run collect → label → build → train offline on a generated MovieLens-format corpus.
 
     Needs no network: the corpus is served from a loopback HTTP server.
 
@@ -23,7 +24,7 @@ def demo(settings: Settings) -> None:
       timgen-data --data-dir /tmp/tg demo
     """
     with RichProgress() as progress:
-        result = run_demo(settings.data_path, progress=progress)
+        result = run_demo(settings.data_path, progress=progress, train_model=not no_train)
     stats = result.build.statistics
     print_mapping("demo: collect → label → build", {
         "store": result.store_url,
@@ -37,3 +38,11 @@ def demo(settings: Settings) -> None:
         "statistics plot": result.build.path / "stats.png",
     })
     console.print(f'Load it with: datasets.load_dataset("{result.build.path}", "interactions")')
+    if result.model is not None:
+        test = result.model.metrics["test"]
+        print_mapping(f"demo: TIMGen trained (best epoch {result.model.best_epoch})", {
+            **{f"test {k}": round(test[k], 4) for k in ("rmse", "mae", "accuracy", "hr@10", "ndcg@10")},
+            "run folder": result.model.run_dir,
+            **{f"plot: {name}": path for name, path in result.model.plots.items()},
+        })
+        console.print(f"Next: timgen-data generate {result.model.run_dir} --user 1 --top-k 10")

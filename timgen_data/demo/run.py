@@ -3,7 +3,7 @@
 It generates a MovieLens-format release whose users drift between genres, serves it
 from a loopback HTTP server, and runs collect → label → build through the same code a
 user's real run takes (download with checksum, extraction, parsing, store, labels,
-dataset). Everything lands under ``<data dir>/demo`` with its own store.
+dataset), then trains a small TIMGen on the dataset. Everything lands under ``<data dir>/demo`` with its own store.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from timgen_data.build import BuildOptions, BuildResult, build_dataset
 from timgen_data.collectors.movielens import collect_movielens, get_variant
@@ -22,6 +23,9 @@ from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store
 
 DEMO_SPEC = CorpusSpec(users=300, items=400, ratings=20_000, seed=7, layout="latest-small")
+# A small TIMGen that trains in well under a minute on two cores.
+DEMO_MODEL = ["model.embedding_size=32", "model.feedforward_size=128", "model.latent_size=32",
+              "model.max_len=100", "train.epochs=12", "train.patience=3"]
 
 
 @dataclass
@@ -31,9 +35,11 @@ class DemoResult:
     collect: CollectReport
     label: LabelReport
     build: BuildResult
+    model: Any = None  # timgen_model.training.TrainResult when the demo trained a model
 
 
-def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress = SILENT) -> DemoResult:
+def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress = SILENT,
+             train_model: bool = True, model_overrides: list[str] | None = None) -> DemoResult:
     """Run the offline demo under ``data_dir / "demo"``; re-running starts afresh.
 
     >>> run_demo(Path("timgen-data")).build.path  # doctest: +SKIP
@@ -57,4 +63,12 @@ def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress
         built = build_dataset(store, folder / "dataset", BuildOptions(min_interactions=5), progress=progress)
     finally:
         store.dispose()
-    return DemoResult(folder, store_url, collected, labeled, built)
+    trained = None
+    if train_model:
+        # Imported here: the model stack (torch) is only needed when the demo trains.
+        from timgen_model.config import load_run_config
+        from timgen_model.training import train
+
+        config = load_run_config(None, DEMO_MODEL + list(model_overrides or []))
+        trained = train(built.path, folder / "run", config, progress=progress)
+    return DemoResult(folder, store_url, collected, labeled, built, trained)
