@@ -74,7 +74,7 @@ def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
 
 
 def _accelerator(config: RunConfig):
-    from accelerate import Accelerator  # imported late: it is slow to import
+    from accelerate import Accelerator, DistributedDataParallelKwargs  # imported late: slow to import
 
     device = config.train.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -85,7 +85,9 @@ def _accelerator(config: RunConfig):
         precision = "no" if on_cpu else ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
     elif on_cpu and precision != "no":
         raise ModelConfigError(f"train.mixed_precision={precision} needs a CUDA device; use 'no' or 'auto' on CPU")
-    return Accelerator(cpu=on_cpu, mixed_precision=precision)
+    # Variants leave some heads unused (SASRec has no score head loss); DDP must allow that.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    return Accelerator(cpu=on_cpu, mixed_precision=precision, kwargs_handlers=[ddp])
 
 
 def _monitor_value(name: str, loss: dict[str, float], metrics: dict[str, Any]) -> float:
