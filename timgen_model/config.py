@@ -41,7 +41,9 @@ class ModelConfig(Section):
     interaction_features: bool = Field(
         True, description="action, device, platform, geo, class and score of each past interaction"
     )
-    position_embedding: bool = Field(False, description="learned position in the window (SASRec)")
+    position_embedding: bool = Field(
+        True, description="learned position in the window; orders steps that share a timestamp (bulk ratings)"
+    )
     fusion: bool = Field(True, description="per-modality attention fusion; off leaves z_final = z_t")
     masked_modalities: list[Literal["item", "text", "image", "video", "audio"]] = Field(
         default_factory=list, description="modalities treated as absent everywhere (the modality ablation)"

@@ -14,7 +14,7 @@ from timgen_model.errors import ModelConfigError
 VARIANTS: dict[str, list[str]] = {
     "timgen": [],
     # The paper's static-vs-dynamic experiment: the Transformer replaced by average pooling.
-    "timgen-mean-pooling": ["model.temporal=mean"],
+    "timgen-mean-pooling": ["model.temporal=mean", "model.position_embedding=false"],
     # Same Transformer, item ids only, next-item loss only (Kang & McAuley 2018, with full softmax).
     "sasrec": [
         "model.time_features=false", "model.interaction_features=false", "model.position_embedding=true",
