@@ -189,12 +189,6 @@ class TIMGen(nn.Module):
         nn.init.zeros_(self.score_item_bias.weight)
         self.class_head = nn.Linear(k, spec.num_classes)
         self.apply(self._init_weights)
-        for name in ("score_projection", "time_projection", "weekday_projection"):
-            if hasattr(self, name):
-                # Side features start at zero and grow only as far as they help: with default init
-                # their projections outweigh the item embedding several times over and bury it.
-                nn.init.zeros_(getattr(self, name).weight)
-                nn.init.zeros_(getattr(self, name).bias)
         if config.vae:
             # σ starts small (softplus(-4) ≈ 0.018) so early training is not drowned in sampling noise.
             nn.init.constant_(self.sigma.bias, -4.0)
