@@ -58,20 +58,18 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
     ranks_all, ranks_unseen, rows_out, latents = [], [], [], []
     loss_sums: dict[str, float] = {}
     batches = 0
-    want_scores = loss_weights is None or loss_weights.score > 0
-    want_classes = loss_weights is None or loss_weights.classification > 0
     for chunk in iterate_windows(windows, batch_size):
         batch = tensors.batch(chunk).to(device)
+        select = batch.evaluate & batch.mask
+        targets = batch.target_items[select]
         if loss_weights is not None:
-            _, report = model.loss(batch, loss_weights, step)
+            _, report, encoded, predictions = model.loss_terms(batch, loss_weights, step)
             for name, value in report.items():
                 loss_sums[name] = loss_sums.get(name, 0.0) + value
             batches += 1
-        encoded = model(batch)
-        select = batch.evaluate & batch.mask
-        targets = batch.target_items[select]
-        latent = encoded.latent[select]
-        predictions = model.generate(latent, targets, want_scores=want_scores, want_classes=want_classes)
+        else:
+            encoded = model(batch)
+            predictions = model.generate(encoded.latent[select], targets)
         positions = chunk.targets[chunk.evaluate]
         rows = np.repeat(chunk.rows, chunk.evaluate.sum(1))
         exclude = seen_mask(split, rows, positions, model.spec.num_items).to(device)

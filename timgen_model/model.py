@@ -295,6 +295,12 @@ class TIMGen(nn.Module):
 
     def loss(self, batch: Batch, weights: LossConfig, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Reconstruction (next-item CE over all items) + β·KL + λ1·MSE(score) + λ2·CE(class)."""
+        total, report, _, _ = self.loss_terms(batch, weights, step)
+        return total, report
+
+    def loss_terms(self, batch: Batch, weights: LossConfig, step: int):
+        """The loss, its parts, and the encoded batch and predictions it came from (so evaluation
+        does not run the network twice)."""
         encoded = self(batch)
         select = batch.evaluate & batch.mask
         latent = encoded.latent[select]  # [T, k]
@@ -323,4 +329,4 @@ class TIMGen(nn.Module):
         report = {name: float(value.detach()) for name, value in parts.items()}
         report["loss"] = float(total.detach())
         report["beta"] = beta
-        return total, report
+        return total, report, encoded, predictions

@@ -232,17 +232,14 @@ def train(
     best_checkpoint = load_checkpoint(out_dir / BEST)
     best_model = best_checkpoint.build_model().to(device)
     result = finish_run(best_model, data, config, out_dir, variant=variant, history=history,
-                        best_epoch=best["epoch"], write=accelerator.is_main_process)
+                        best_epoch=best["epoch"], timings=timings, write=accelerator.is_main_process)
     result.stopped_early = stopped_early
-    result.timings = timings
-    if accelerator.is_main_process:
-        result.metrics["timings"] = timings
-        (out_dir / METRICS_FILE).write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n")
     return result
 
 
 def finish_run(model: TIMGen, data: EncodedDataset, config: RunConfig, out_dir: Path, *, variant: str,
-               history: list[dict], best_epoch: int, write: bool = True) -> TrainResult:
+               history: list[dict], best_epoch: int, timings: list[dict] | None = None,
+               write: bool = True) -> TrainResult:
     """Evaluate the best weights on validation and test; write metrics.json and the PNGs."""
     device = next(model.parameters()).device
     results = {
@@ -257,10 +254,11 @@ def finish_run(model: TIMGen, data: EncodedDataset, config: RunConfig, out_dir: 
         "epochs_run": len(history),
         "validation": results["validation"].metrics,
         "test": results["test"].metrics,
+        "timings": timings or [],
     }
     plots: dict[str, Path] = {}
     if write:
         plots = write_run_reports(model, data, results["test"], history, out_dir)
         metrics["plots"] = {name: str(path) for name, path in plots.items()}
         (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return TrainResult(out_dir, metrics, history, best_epoch, plots=plots)
+    return TrainResult(out_dir, metrics, history, best_epoch, plots=plots, timings=timings or [])

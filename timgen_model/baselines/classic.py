@@ -34,6 +34,8 @@ import numpy as np
 import pydantic
 import torch
 
+from timgen_model.metrics import rmse
+
 __all__ = [
     "BiasConfig",
     "BiasedMF",
@@ -121,23 +123,6 @@ def _index_array(values: np.ndarray, name: str, size: int) -> np.ndarray:
             offender = low if low < 0 else high
             raise ValueError(f"{name} must lie in [0, {size}), found {offender}")
     return array
-
-
-def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
-    """Root mean squared error, accumulated in float64.
-
-    Example::
-
-        >>> rmse(np.array([1.0, 3.0]), np.array([2.0, 3.0]))
-        0.7071067811865476
-    """
-    predicted = np.asarray(predicted, dtype=np.float64)
-    actual = np.asarray(actual, dtype=np.float64)
-    if predicted.shape != actual.shape:
-        raise ValueError(f"rmse needs equal shapes, got {predicted.shape} and {actual.shape}")
-    if predicted.size == 0:
-        raise ValueError("rmse of no ratings is undefined")
-    return float(np.sqrt(np.mean((predicted - actual) ** 2)))
 
 
 def _require_ratings(train: RatingData) -> None:
