@@ -62,9 +62,15 @@ class LossConfig(Section):
     """Loss = reconstruction + β·KL + λ1·MSE(score) + λ2·CE(class)."""
 
     reconstruction: float = Field(1.0, ge=0.0, description="weight of next-item cross-entropy over all items")
-    beta: float = Field(0.01, ge=0.0, description="final weight of KL(q(ℓ) ‖ N(0, I))")
+    negatives: int = Field(
+        0, ge=0, description="0: softmax over the whole catalogue; N > 0: sampled softmax against N negatives "
+        "shared by the batch (training only; evaluation always ranks every item)",
+    )
+    beta: float = Field(
+        0.001, ge=0.0, description="final weight of KL(q(ℓ) ‖ N(0, I)); 0.01 cost ~20 % NDCG@10 on MovieLens"
+    )
     kl_anneal_steps: int = Field(1000, ge=0, description="steps over which β rises linearly from 0")
-    score: float = Field(1.0, ge=0.0, description="λ1, weight of the score MSE (on standardized scores)")
+    score: float = Field(0.5, ge=0.0, description="λ1, weight of the score MSE (on standardized scores)")
     classification: float = Field(0.5, ge=0.0, description="λ2, weight of the class cross-entropy")
 
     def beta_at(self, step: int) -> float:

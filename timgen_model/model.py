@@ -53,9 +53,11 @@ class Encoded:
 
 @dataclass
 class Predictions:
-    item_logits: torch.Tensor  # [T, N] reserved indices at -inf
-    scores: torch.Tensor | None  # [T] in the dataset's score scale
+    item_logits: torch.Tensor | None  # [T, N] reserved indices at -inf; None when not asked for
+    scores: torch.Tensor | None  # [T] standardized
     class_logits: torch.Tensor | None  # [T, C]
+    query: torch.Tensor | None = None  # [T, d] decoder output that ranks items
+    target: torch.Tensor | None = None  # [T, d] x* of the target items
 
 
 def time_sinusoid(days: torch.Tensor, size: int) -> torch.Tensor:
@@ -271,23 +273,47 @@ class TIMGen(nn.Module):
     def all_item_vectors(self) -> torch.Tensor:
         return self.item_representation(torch.arange(self.spec.num_items, device=self.item_bias.device))
 
+    def ranking_bias(self) -> torch.Tensor:
+        """Per-item ranking bias with the reserved ids (pad, unknown, start) at -inf."""
+        reserved = torch.full((NUM_RESERVED_ITEMS,), float("-inf"), device=self.item_bias.device)
+        return torch.cat([reserved, self.item_bias[NUM_RESERVED_ITEMS:]])
+
     def generate(self, latent: torch.Tensor, target_items: torch.Tensor | None = None, *, want_scores: bool = True,
-                 want_classes: bool = True) -> Predictions:
+                 want_classes: bool = True, want_ranking: bool = True) -> Predictions:
         """G(ℓ, x*): ranking logits over all items, the score of ``target_items``, the next class.
 
         latent: [T, k]; target_items: [T] or None (then no score is predicted).
+        ``want_ranking=False`` skips the [T, N] logits (training with sampled negatives).
         """
         query = self.decoder(latent)  # [T, d]
-        catalogue = self.all_item_vectors()  # [N, d]
-        logits = query @ catalogue.T + self.item_bias  # [T, N]
-        logits[:, :NUM_RESERVED_ITEMS] = float("-inf")
+        logits = target = None
+        if want_ranking:
+            catalogue = self.all_item_vectors()  # [N, d]
+            logits = torch.addmm(self.ranking_bias(), query, catalogue.T)  # [T, N]; one fused kernel
+            if target_items is not None:
+                target = catalogue[target_items]
+        elif target_items is not None:
+            target = self.item_representation(target_items)
         scores = None
-        if want_scores and target_items is not None:
-            target = catalogue[target_items]  # [T, d]
+        if want_scores and target is not None:
             raw = self.score_head(torch.cat([latent, target, query * target], dim=-1)).squeeze(-1)
             scores = raw + self.score_item_bias(target_items).squeeze(-1)
         class_logits = self.class_head(latent) if want_classes else None
-        return Predictions(logits, scores, class_logits)
+        return Predictions(logits, scores, class_logits, query, target)
+
+    def sampled_reconstruction(self, predictions: Predictions, targets: torch.Tensor, negatives: int) -> torch.Tensor:
+        """Sampled softmax: each target against ``negatives`` items drawn uniformly per batch and
+        shared by all targets. Uniform proposals need no log-Q correction (it is the same constant
+        for every candidate); a negative that equals the target is masked out."""
+        query, positive = predictions.query, predictions.target
+        valid = targets >= NUM_RESERVED_ITEMS
+        sampled = torch.randint(NUM_RESERVED_ITEMS, self.spec.num_items, (negatives,), device=query.device)
+        positive_logit = (query * positive).sum(-1) + self.item_bias[targets]  # [T]
+        negative_logits = torch.addmm(self.item_bias[sampled], query, self.item_representation(sampled).T)  # [T, K]
+        negative_logits = negative_logits.masked_fill(sampled.unsqueeze(0) == targets.unsqueeze(1), float("-inf"))
+        logits = torch.cat([positive_logit.unsqueeze(1), negative_logits], dim=1)
+        labels = torch.where(valid, torch.zeros_like(targets), torch.full_like(targets, IGNORE))
+        return F.cross_entropy(logits, labels, ignore_index=IGNORE)
 
     def denormalize_scores(self, scores: torch.Tensor) -> torch.Tensor:
         raw = scores * self.spec.score_std + self.spec.score_mean
@@ -305,11 +331,18 @@ class TIMGen(nn.Module):
         select = batch.evaluate & batch.mask
         latent = encoded.latent[select]  # [T, k]
         targets = batch.target_items[select]
+        # Sampled negatives only while training: validation and test always rank the whole catalogue.
+        sampled = self.training and 0 < weights.negatives < self.spec.num_items - NUM_RESERVED_ITEMS
         predictions = self.generate(
-            latent, targets, want_scores=weights.score > 0, want_classes=weights.classification > 0
+            latent, targets, want_scores=weights.score > 0, want_classes=weights.classification > 0,
+            want_ranking=not sampled,
         )
-        item_targets = torch.where(targets >= NUM_RESERVED_ITEMS, targets, torch.full_like(targets, IGNORE))
-        parts = {"reconstruction": F.cross_entropy(predictions.item_logits, item_targets, ignore_index=IGNORE)}
+        if sampled:
+            reconstruction = self.sampled_reconstruction(predictions, targets, weights.negatives)
+        else:
+            item_targets = torch.where(targets >= NUM_RESERVED_ITEMS, targets, torch.full_like(targets, IGNORE))
+            reconstruction = F.cross_entropy(predictions.item_logits, item_targets, ignore_index=IGNORE)
+        parts = {"reconstruction": reconstruction}
         total = weights.reconstruction * parts["reconstruction"]
         beta = weights.beta_at(step)
         if encoded.sigma is not None:

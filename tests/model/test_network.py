@@ -133,3 +133,39 @@ def test_sasrec_variant_has_no_fusion_vae_or_side_inputs(multimodal):
     assert hasattr(model, "position_embedding")
     encoded = model(first_batch(multimodal, config))
     assert encoded.alpha is None and encoded.sigma is None
+
+
+def test_sampled_softmax_trains_on_negatives_and_evaluation_still_ranks_everything(multimodal):
+    config = load_run_config(None, SMALL + ["loss.negatives=5"])
+    torch.manual_seed(0)
+    model = build_network(config, multimodal)
+    batch = first_batch(multimodal, config)
+    _, parts, _, predictions = model.loss_terms(batch, config.loss, step=10)
+    assert predictions.item_logits is None  # no [T, N] logits while training on samples
+    assert np.isfinite(parts["reconstruction"]) and parts["reconstruction"] > 0
+    # Against 5 negatives the loss is bounded by log(6) for uniform logits; the full softmax is not.
+    model.eval()
+    _, full_parts, _, full = model.loss_terms(batch, config.loss, step=10)
+    assert full.item_logits.shape[1] == model.spec.num_items
+    targets = batch.target_items[batch.evaluate & batch.mask]
+    expected = torch.nn.functional.cross_entropy(full.item_logits, targets)
+    assert full_parts["reconstruction"] == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_sampled_negative_equal_to_the_target_is_masked(multimodal, monkeypatch):
+    config = load_run_config(None, SMALL)
+    torch.manual_seed(0)
+    model = build_network(config, multimodal).eval()
+    batch = first_batch(multimodal, config, count=1)
+    select = batch.evaluate & batch.mask
+    targets = batch.target_items[select][:1]
+    predictions = model.generate(model(batch).latent[select][:1], targets, want_ranking=False)
+    other = int(targets[0]) + 1 if int(targets[0]) + 1 < model.spec.num_items else int(targets[0]) - 1
+
+    def draws(item):
+        monkeypatch.setattr(torch, "randint", lambda low, high, size, device=None: torch.full(size, item))
+        return float(model.sampled_reconstruction(predictions, targets, 4))
+
+    # Every negative is the target itself: all are masked, only the positive is left, loss 0.
+    assert draws(int(targets[0])) == 0.0
+    assert draws(other) > 0.0
