@@ -50,3 +50,19 @@ class NothingToDoError(UsageError):
 
 class PublishError(TimgenError):
     """Publishing a dataset to the Hub failed."""
+
+
+class TimeValueError(MalformedInputError):
+    """A time value cannot be parsed, or lies outside the accepted range."""
+
+
+class AssetError(TimgenError):
+    """One media asset cannot be fetched, stored or decoded (recorded on the asset, never fatal)."""
+
+
+class DecodeError(AssetError):
+    """An asset's bytes are not a readable image, video or audio stream."""
+
+
+class EncoderError(UsageError):
+    """An encoder spec is unknown, or its model cannot be loaded for the modality asked."""

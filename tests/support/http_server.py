@@ -16,6 +16,10 @@ is served normally. A fault is one of:
 * ``("drop_after", nbytes)``: send the normal headers (full Content-Length), then
   only ``nbytes`` of the body, then close the connection.
 
+``add_file`` also takes a ``content_type`` (default application/octet-stream) and
+``chunked=True``, which sends the whole-file answer with ``Transfer-Encoding: chunked``
+and no Content-Length, as servers streaming generated content do.
+
 Every response carries ``Connection: close``, so no handler thread outlives its
 request waiting on an idle keep-alive socket, and shutdown is prompt.
 """
@@ -92,6 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(fault[1], f"scripted {fault[1]}\n".encode(), headers, send_body)
             return
         data = self.server.files.get(path)
+        content_type = self.server.content_types.get(path, "application/octet-stream")
         if data is None:
             self._send(404, b"not found\n", {}, send_body)
             return
@@ -99,19 +104,22 @@ class _Handler(BaseHTTPRequestHandler):
         if span == "unsatisfiable":
             self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"}, send_body)
             return
+        chunked = False
         if span is None:
             status, body, headers = 200, data, {}
+            chunked = path in self.server.chunked
         else:
             first, last = span
             status, body = 206, data[first : last + 1]
             headers = {"Content-Range": f"bytes {first}-{last}/{len(data)}"}
         headers["Accept-Ranges"] = "bytes"
+        headers["Content-Type"] = content_type
+        limit = None
         if fault is not None and fault[0] == "drop_after":
-            # Content-Length still promises the whole body; the client sees a
-            # connection closed mid-body.
-            self._send(status, body, headers, send_body, limit=fault[1])
-            return
-        self._send(status, body, headers, send_body)
+            # Content-Length (or the chunked framing) still promises the whole body;
+            # the client sees a connection closed mid-body.
+            limit = fault[1]
+        self._send(status, body, headers, send_body, limit=limit, chunked=chunked)
 
     def _send(
         self,
@@ -120,20 +128,35 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         send_body: bool,
         limit: int | None = None,
+        chunked: bool = False,
     ) -> None:
+        headers = {"Content-Type": "application/octet-stream", **headers}
         try:
             self.send_response(status)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Content-Type", "application/octet-stream")
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("Connection", "close")
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             if send_body:
-                self.wfile.write(body if limit is None else body[:limit])
+                body = body if limit is None else body[:limit]
+                if chunked:
+                    self._write_chunked(body, complete=limit is None)
+                else:
+                    self.wfile.write(body)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up first; nothing to report
+
+    def _write_chunked(self, body: bytes, *, complete: bool, size: int = 4096) -> None:
+        for start in range(0, len(body), size):
+            piece = body[start : start + size]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        if complete:  # a dropped connection never sends the terminating chunk
+            self.wfile.write(b"0\r\n\r\n")
 
 
 class _Server(ThreadingHTTPServer):
@@ -144,6 +167,8 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.lock = threading.Lock()
         self.files: dict[str, bytes] = {}
+        self.content_types: dict[str, str] = {}
+        self.chunked: set[str] = set()
         self.faults: dict[str, deque[Fault]] = {}
         self.requests: list[Request] = []
 
@@ -184,11 +209,27 @@ class LoopbackServer:
     def _norm(path: str) -> str:
         return path if path.startswith("/") else "/" + path
 
-    def add_file(self, path_in_url: str, data: bytes) -> str:
-        """Serve ``data`` at ``path_in_url``; returns the full URL."""
+    def add_file(
+        self,
+        path_in_url: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        chunked: bool = False,
+    ) -> str:
+        """Serve ``data`` at ``path_in_url``; returns the full URL.
+
+        ``chunked``: answer whole-file requests without Content-Length, in chunks.
+        """
+        path = self._norm(path_in_url)
         with self._server.lock:
-            self._server.files[self._norm(path_in_url)] = bytes(data)
-        return self.url + self._norm(path_in_url)
+            self._server.files[path] = bytes(data)
+            self._server.content_types[path] = content_type
+            if chunked:
+                self._server.chunked.add(path)
+            else:
+                self._server.chunked.discard(path)
+        return self.url + path
 
     def add_faults(self, path_in_url: str, faults: list[Fault]) -> None:
         """Append faults for the next requests to ``path_in_url``."""

@@ -26,10 +26,13 @@ def demo(settings: Settings, no_train: bool) -> None:
     with RichProgress() as progress:
         result = run_demo(settings.data_path, progress=progress, train_model=not no_train)
     stats = result.build.statistics
-    print_mapping("demo: collect → label → build", {
+    print_mapping("demo: collect → align → label → build", {
         "store": result.store_url,
         "interactions collected": result.collect.stored["interactions"],
         "archive checksum verified": result.collect.md5_verified,
+        **({"assets fetched / failed": f"{result.assets.fetched} / {result.assets.failed}"} if result.assets else {}),
+        **({f"{m} features ({f.encoder}, dim {f.dim})": f.computed + f.copied
+            for m, f in result.features.modalities.items()} if result.features else {}),
         "labels (movie)": result.label.labeled,
         "users / items": f"{stats['users']} / {stats['items']}",
         **{f"{s} rows": v["rows"] for s, v in stats["splits"].items()},

@@ -91,7 +91,7 @@ def download(
     dest.parent.mkdir(parents=True, exist_ok=True)
 
     task = f"download {dest.name}"
-    with _client_scope(client) as http:
+    with client_scope(client) as http:
         try:
             resumed = _with_retries(
                 lambda: _fetch_once(http, url, part, timeout, progress, task),
@@ -143,7 +143,7 @@ def fetch_text(
         _raise_for_status(response, url, ok=range(200, 300))
         return response.text
 
-    with _client_scope(client) as http:
+    with client_scope(client) as http:
         try:
             return _with_retries(lambda: once(http), max_attempts, max_retry_after, sleep)
         except _Transient as exc:
@@ -309,7 +309,7 @@ def _user_agent() -> str:
 
 
 @contextlib.contextmanager
-def _client_scope(client: httpx.Client | None) -> Iterator[httpx.Client]:
+def client_scope(client: httpx.Client | None) -> Iterator[httpx.Client]:
     """Use the caller's client as is, or one of our own that we close afterwards."""
     if client is not None:
         yield client

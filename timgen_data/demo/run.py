@@ -1,9 +1,11 @@
 """``timgen-data demo``: the whole flow offline on a generated corpus.
 
-It generates a MovieLens-format release whose users drift between genres, serves it
-from a loopback HTTP server, and runs collect → label → build through the same code a
-user's real run takes (download with checksum, extraction, parsing, store, labels,
-dataset), then trains a small TIMGen on the dataset. Everything lands under ``<data dir>/demo`` with its own store.
+It generates a MovieLens-format release whose users drift between genres, plus media for
+every movie (image, video, audio, description; shaped by the genre), serves them from a
+loopback HTTP server, and runs collect → align (assets, classic features) → label → build
+through the same code a user's real run takes (download with checksum, extraction,
+parsing, store, content-addressed assets, feature vectors, labels, dataset), then trains a
+small TIMGen on the dataset. Everything lands under ``<data dir>/demo`` with its own store.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from timgen_data.alignment.assets import AssetReport, collect_assets
+from timgen_data.alignment.content_store import ContentStore
+from timgen_data.alignment.encoders import MODALITIES, get_encoder
+from timgen_data.alignment.features import FeatureReport, compute_features
 from timgen_data.build import BuildOptions, BuildResult, build_dataset
 from timgen_data.collectors.movielens import collect_movielens, get_variant
 from timgen_data.collectors.report import CollectReport
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, write_md5_sidecar, zip_release
+from timgen_data.demo.media import manifest_rows, write_demo_media
 from timgen_data.demo.server import LocalFileServer
 from timgen_data.labeling import LabelReport, label_store
 from timgen_data.progress import SILENT, Progress
@@ -35,6 +42,8 @@ class DemoResult:
     collect: CollectReport
     label: LabelReport
     build: BuildResult
+    assets: AssetReport | None = None
+    features: FeatureReport | None = None
     model: Any = None  # timgen_model.training.TrainResult when the demo trained a model
 
 
@@ -53,12 +62,18 @@ def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress
     corpus = generate_corpus(folder / "generated", spec)
     archive = zip_release(corpus.folder, mirror / variant.archive)
     write_md5_sidecar(archive)
+    media = write_demo_media(corpus.folder / "movies.csv", mirror / "media", seed=spec.seed)
 
     store_url = f"sqlite:///{folder / 'store.sqlite'}"
     store = Store.open(store_url)
     try:
         with LocalFileServer(mirror) as base_url:
             collected = collect_movielens(store, variant.name, data_dir=folder, base_url=base_url, progress=progress)
+            content = ContentStore(folder / "assets")
+            assets = collect_assets(store, content, MODALITIES, progress=progress,
+                                    manifest=manifest_rows(media, variant.namespace, f"{base_url}/media"))
+        encoders = {m: get_encoder("classic", m) for m in MODALITIES}
+        features = compute_features(store, content, encoders, progress=progress)
         labeled = label_store(store, "movie", progress=progress)
         built = build_dataset(store, folder / "dataset", BuildOptions(min_interactions=5), progress=progress)
     finally:
@@ -71,4 +86,4 @@ def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress
 
         config = load_run_config(None, DEMO_MODEL + list(model_overrides or []))
         trained = train(built.path, folder / "run", config, progress=progress)
-    return DemoResult(folder, store_url, collected, labeled, built, trained)
+    return DemoResult(folder, store_url, collected, labeled, built, assets, features, trained)

@@ -1,0 +1,163 @@
+"""``timgen-data align links | assets | features``."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import click
+
+from timgen_data.alignment.assets import FetchOptions, collect_assets, read_manifest
+from timgen_data.alignment.content_store import ContentStore
+from timgen_data.alignment.encoders import MODALITIES, get_encoder
+from timgen_data.alignment.features import compute_features
+from timgen_data.alignment.links import link_items
+from timgen_data.cli.options import Settings, pass_settings
+from timgen_data.cli.progress import RichProgress
+from timgen_data.cli.render import console, print_json, print_mapping
+from timgen_data.collectors.download import download
+
+ASSETS_FOLDER = "assets"
+
+
+def content_store(settings: Settings) -> ContentStore:
+    return ContentStore(settings.data_path / ASSETS_FOLDER)
+
+
+def _local(settings: Settings, ref: str | None, progress) -> Path | None:
+    """A local path for a file given as a path or an http(s) URL (downloaded once, resumable)."""
+    if ref is None:
+        return None
+    if ref.startswith(("http://", "https://")):
+        dest = settings.data_path / "downloads" / "alignment" / Path(ref.split("?")[0]).name
+        return download(ref, dest, progress=progress).path
+    path = Path(ref)
+    if not path.exists():
+        raise click.BadParameter(f"{ref} does not exist", param_hint="file")
+    return path
+
+
+@click.group()
+def align() -> None:
+    """Link items across sources, fetch their media, turn media into feature vectors.
+
+    \b
+    Example:
+      timgen-data align links --imdb-basics title.basics.tsv.gz --trailers ml-youtube.csv
+      timgen-data align assets --modality image,video,audio
+      timgen-data align features --image hf:google/vit-base-patch16-224
+    """
+
+
+def _modalities(value: str) -> list[str]:
+    chosen = [m.strip() for m in value.split(",") if m.strip()]
+    unknown = [m for m in chosen if m not in MODALITIES]
+    if unknown:
+        raise click.BadParameter(f"unknown modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
+    return chosen
+
+
+@align.command("links")
+@click.option("--imdb-basics", metavar="FILE|URL", help="IMDb's title.basics.tsv.gz (streamed) to match titles against.")
+@click.option("--trailers", metavar="FILE|URL", help="The GroupLens MovieLens-YouTube trailer file (youtubeId,movieId,title).")
+@click.option("--source", "sources", multiple=True, metavar="NAMESPACE", help="Only items of this source; repeatable.")
+@click.option("--year-tolerance", type=int, default=1, show_default=True, help="Years a title match may be off by.")
+@click.option("--min-confidence", type=float, default=0.9, show_default=True, help="Weakest title match to store.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the unmatched items as CSV here (default: <data-dir>/reports/links-unmatched.csv).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_settings
+def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, min_confidence, report_path, as_json):
+    """Link items to IMDb (direct links, then title + year) and to YouTube trailers."""
+    store = settings.open_store()
+    with RichProgress() as progress:
+        report = link_items(store, imdb_basics=_local(settings, imdb_basics, progress),
+                            trailers=_local(settings, trailers, progress), sources=sources,
+                            year_tolerance=year_tolerance, min_confidence=min_confidence, progress=progress)
+    report_path = report_path or settings.data_path / "reports" / "links-unmatched.csv"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    with report_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["source", "item_id", "title", "year", "reason"])
+        writer.writeheader()
+        writer.writerows(report.unmatched)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    print_mapping("links", {
+        "items considered": report.items,
+        "direct IMDb links (from the source)": report.direct,
+        "IMDb links by title + year": report.title_matched,
+        "IMDb titles indexed / lines read": f"{report.imdb_titles_indexed} / {report.imdb_lines}",
+        "trailer links": report.trailer_links,
+        "trailer lines rejected": len(report.trailer_rejections),
+        "direct links a title match disagrees with": len(report.disagreements),
+        "items without an IMDb link": f"{len(report.unmatched)} (listed in {report_path})",
+    })
+    for rejection in report.trailer_rejections[:10]:
+        console.print(f"  trailer line {rejection.line} ({rejection.youtube_id} → {rejection.movie_id}): {rejection.reason}")
+
+
+@align.command("assets")
+@click.option("--modality", "modality", default=",".join(MODALITIES), show_default=True, help="Comma-separated modalities.")
+@click.option("--manifest", metavar="FILE|URL", help="CSV source,item_id,modality,uri of extra media (URLs or local files).")
+@click.option("--source", "sources", multiple=True, metavar="NAMESPACE", help="Only items of this source; repeatable.")
+@click.option("--max-mb", type=float, default=50, show_default=True, help="Largest file to keep, in MB.")
+@click.option("--workers", type=int, default=4, show_default=True, help="Downloads at a time.")
+@click.option("--retry-failed", is_flag=True, help="Try assets that failed in an earlier run again.")
+@click.option("--youtube-base-url", default="https://www.youtube.com", show_default=True, metavar="URL",
+              help="Where youtube:<id> assets are fetched from (a mirror or a test server).")
+@click.option("--rate-limit-kb", type=int, default=2048, show_default=True, help="yt-dlp download rate per file, KB/s.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_settings
+def assets(settings: Settings, modality, manifest, sources, max_mb, workers, retry_failed, youtube_base_url,
+           rate_limit_kb, as_json):
+    """Fetch item media (URLs in metadata, YouTube links, a manifest, the item's text) into the content store."""
+    store = settings.open_store()
+    options = FetchOptions(max_bytes=int(max_mb * 2**20), workers=workers, retry_failed=retry_failed,
+                           youtube_base_url=youtube_base_url.rstrip("/"), rate_limit=rate_limit_kb * 1024)
+    with RichProgress() as progress:
+        rows = read_manifest(_local(settings, manifest, progress)) if manifest else []
+        report = collect_assets(store, content_store(settings), _modalities(modality), manifest=rows,
+                                sources=sources, options=options, progress=progress)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    print_mapping("assets", {
+        "new assets planned": report.planned, "fetched": report.fetched, "of which already stored (dedupe)": report.reused,
+        "failed": report.failed, "done in an earlier run": report.skipped,
+        **{f"{m} ok / failed": f"{c['ok']} / {c['failed']}" for m, c in sorted(report.by_modality.items())},
+    })
+    for failure in report.failures[:10]:
+        console.print(f"  failed {failure['modality']} {failure['uri']}: {failure['error']}")
+    if len(report.failures) > 10:
+        console.print(f"  … and {len(report.failures) - 10} more (see --json)")
+
+
+@align.command("features")
+@click.option("--text", "text_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
+@click.option("--image", "image_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
+@click.option("--video", "video_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
+@click.option("--audio", "audio_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_settings
+def features(settings: Settings, text_spec, image_spec, video_spec, audio_spec, batch_size, device, as_json):
+    """Encode fetched assets into vectors (stored per asset and encoder; re-runs skip what is done)."""
+    specs = {"text": text_spec, "image": image_spec, "video": video_spec, "audio": audio_spec}
+    encoders = {m: get_encoder(spec, m, device=device, batch_size=batch_size)
+                for m, spec in specs.items() if spec != "none"}
+    store = settings.open_store()
+    with RichProgress() as progress:
+        report = compute_features(store, content_store(settings), encoders, batch_size=batch_size, progress=progress)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    print_mapping("features", {
+        f"{m} ({f.encoder}, dim {f.dim})": f"{f.computed} encoded, {f.copied} reused, {f.already} done before, "
+                                          f"{f.failed} failed, {f.seconds:.1f} s"
+        for m, f in report.modalities.items()
+    })
+    for m, f in report.modalities.items():
+        for failure in f.failures[:5]:
+            console.print(f"  {m} asset {failure['asset_id']}: {failure['error']}")
