@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 from support.http_server import LoopbackServer
+from support.media import write_mp4
 
 from timgen_data.alignment import assets as assets_module
 from timgen_data.alignment.assets import FetchOptions, collect_assets
@@ -34,17 +35,6 @@ def png(colour) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), colour).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def mp4(tmp_path, frames: int = 12) -> bytes:
-    import cv2
-
-    path = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
-    for t in range(frames):
-        writer.write(np.full((48, 64, 3), 20 * t % 255, dtype=np.uint8))
-    writer.release()
-    return path.read_bytes()
 
 
 def wav(seconds: float = 0.5, rate: int = 16_000) -> bytes:
@@ -93,7 +83,7 @@ def seed_store(store: Store, items: int = 6) -> None:
 @pytest.fixture
 def media_server(tmp_path):
     with LoopbackServer() as server:
-        video = mp4(tmp_path)
+        video = write_mp4(tmp_path / "clip.mp4")
         server.add_file("/red.png", png((220, 20, 20)), content_type="image/png")
         server.add_file("/same-red.jpg", png((220, 20, 20)), content_type="image/jpeg")  # PNG bytes, .jpg name
         server.add_file("/corrupt.png", png((0, 0, 255))[:60], content_type="image/png")  # cut short

@@ -10,11 +10,12 @@ import io
 import random
 import socket
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 from support.http_server import LoopbackServer
+from support.media import write_mp4
+from support.progress import RecordingProgress
 
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.fetch import fetch_asset, human_size
@@ -34,26 +35,7 @@ PNG_SHA = hashlib.sha256(PNG).hexdigest()
 
 @pytest.fixture(scope="module")
 def mp4_bytes(tmp_path_factory) -> bytes:
-    path = tmp_path_factory.mktemp("mp4") / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
-    for i in range(12):
-        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
-    writer.release()
-    return path.read_bytes()
-
-
-class RecordingProgress:
-    def __init__(self) -> None:
-        self.events: list[tuple] = []
-
-    def start(self, task, total=None, unit=""):
-        self.events.append(("start", task, total, unit))
-
-    def advance(self, task, amount=1):
-        self.events.append(("advance", task, amount))
-
-    def finish(self, task):
-        self.events.append(("finish", task))
+    return write_mp4(tmp_path_factory.mktemp("mp4") / "clip.mp4")
 
 
 @pytest.fixture

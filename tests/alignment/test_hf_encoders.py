@@ -18,22 +18,10 @@ torch = pytest.importorskip("torch")
 
 from timgen_data.alignment.encoders.base import Encoder
 from timgen_data.alignment.encoders.hf import HFEncoder, load_hf_encoder
+from timgen_data.alignment.encoders.tiny import save_tiny_models, tiny_sizes, wav2vec2_sizes
 from timgen_data.errors import EncoderError
 
 DIM = 32
-# A tokenizer built offline: a WordPiece vocabulary of BERT's special tokens and a few words.
-WORDS = ["the", "a", "an", "movie", "film", "great", "bad", "good", "story", "love", "war"]
-WORDS += ["space", "ship", "about", "of", "and", "is"]
-TINY = {"hidden_size": DIM, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}
-TINY_WAV2VEC2 = {
-    **TINY,
-    "conv_dim": (16, 16),
-    "conv_stride": (5, 4),
-    "conv_kernel": (10, 4),
-    "num_feat_extract_layers": 2,
-    "num_conv_pos_embeddings": 16,
-    "num_conv_pos_embedding_groups": 2,
-}
 
 
 def _save(model, processor, folder: Path) -> Path:
@@ -44,7 +32,7 @@ def _save(model, processor, folder: Path) -> Path:
 
 def _vit(seed: int):
     torch.manual_seed(seed)
-    return transformers.ViTModel(transformers.ViTConfig(image_size=32, patch_size=8, **TINY))
+    return transformers.ViTModel(transformers.ViTConfig(image_size=32, patch_size=8, **tiny_sizes(DIM)))
 
 
 def _vit_processor():
@@ -55,35 +43,16 @@ def _vit_processor():
 def folders(tmp_path_factory) -> dict[str, Path]:
     """One saved tiny model per modality, plus a masked (layer-norm) audio model."""
     root = tmp_path_factory.mktemp("hf_models")
-    torch.manual_seed(0)
-    vocab = root / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    bert = transformers.BertModel(
-        transformers.BertConfig(vocab_size=5 + len(WORDS), **{**TINY, "num_hidden_layers": 2})
-    )
-    timesformer = transformers.TimesformerModel(
-        transformers.TimesformerConfig(image_size=32, patch_size=8, num_frames=4, **TINY)
-    )
-    video_processor = transformers.VideoMAEImageProcessorPil(
-        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
-    )
-    # Group norm and no attention mask, like facebook/wav2vec2-base.
-    wav2vec2 = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**TINY_WAV2VEC2))
+    saved = save_tiny_models(root, dim=DIM)
     # Layer norm with an attention mask, like facebook/wav2vec2-large-lv60.
     wav2vec2_ln = transformers.Wav2Vec2Model(
-        transformers.Wav2Vec2Config(**TINY_WAV2VEC2, feat_extract_norm="layer", do_stable_layer_norm=True)
+        transformers.Wav2Vec2Config(**wav2vec2_sizes(DIM), feat_extract_norm="layer", do_stable_layer_norm=True)
     )
-    return {
-        "text": _save(bert, transformers.BertTokenizer(str(vocab)), root / "text"),
-        "image": _save(_vit(0), _vit_processor(), root / "image"),
-        "video": _save(timesformer, video_processor, root / "video"),
-        "audio": _save(wav2vec2, transformers.Wav2Vec2FeatureExtractor(sampling_rate=16_000), root / "audio"),
-        "audio_masked": _save(
-            wav2vec2_ln,
-            transformers.Wav2Vec2FeatureExtractor(sampling_rate=16_000, return_attention_mask=True),
-            root / "audio_masked",
-        ),
-    }
+    saved["audio_masked"] = _save(
+        wav2vec2_ln, transformers.Wav2Vec2FeatureExtractor(sampling_rate=16_000, return_attention_mask=True),
+        root / "audio_masked",
+    )
+    return saved
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +113,7 @@ def test_video_frames_resampled_uniformly(encoders):
 
 def test_audio_resampled_to_the_models_rate(tmp_path):
     torch.manual_seed(0)
-    model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**TINY_WAV2VEC2))
+    model = transformers.Wav2Vec2Model(transformers.Wav2Vec2Config(**wav2vec2_sizes(DIM)))
     folder = _save(model, transformers.Wav2Vec2FeatureExtractor(sampling_rate=8_000), tmp_path / "audio8k")
     encoder = load_hf_encoder(str(folder), "audio")
     assert encoder._resample_to == 8_000

@@ -10,11 +10,12 @@ import hashlib
 import io
 import shutil
 
-import cv2
 import numpy as np
 import pytest
 import soundfile as sf
 from support.http_server import LoopbackServer
+from support.media import write_mp4
+from support.progress import RecordingProgress
 
 from timgen_data.alignment import youtube_media
 from timgen_data.alignment.content_store import ContentStore
@@ -24,12 +25,7 @@ from timgen_data.errors import AssetError
 
 @pytest.fixture(scope="module")
 def mp4_bytes(tmp_path_factory) -> bytes:
-    path = tmp_path_factory.mktemp("mp4") / "clip.mp4"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 12, (64, 48))
-    for i in range(12):
-        writer.write(np.full((48, 64, 3), i * 20, np.uint8))
-    writer.release()
-    return path.read_bytes()
+    return write_mp4(tmp_path_factory.mktemp("mp4") / "clip.mp4")
 
 
 @pytest.fixture(scope="module")
@@ -39,20 +35,6 @@ def wav_bytes() -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.stack([tone, tone], axis=1).astype(np.float32), 44_100, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
-
-
-class RecordingProgress:
-    def __init__(self) -> None:
-        self.events: list[tuple] = []
-
-    def start(self, task, total=None, unit=""):
-        self.events.append(("start", task, total, unit))
-
-    def advance(self, task, amount=1):
-        self.events.append(("advance", task, amount))
-
-    def finish(self, task):
-        self.events.append(("finish", task))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support.http_server import LoopbackServer
+from support.progress import RecordingProgress
 
 from timgen_data.collectors.download import DownloadResult, download, fetch_text
 from timgen_data.errors import ChecksumMismatchError, DownloadError
@@ -28,20 +29,6 @@ DATA = random.Random(1).randbytes(2_000_000)
 SHA256 = hashlib.sha256(DATA).hexdigest()
 MD5 = hashlib.md5(DATA).hexdigest()
 REPO = Path(__file__).resolve().parents[2]
-
-
-class RecordingProgress:
-    def __init__(self) -> None:
-        self.events: list[tuple] = []
-
-    def start(self, task, total=None, unit=""):
-        self.events.append(("start", task, total, unit))
-
-    def advance(self, task, amount=1):
-        self.events.append(("advance", task, amount))
-
-    def finish(self, task):
-        self.events.append(("finish", task))
 
 
 @pytest.fixture

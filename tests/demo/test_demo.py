@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import datasets
+import numpy as np
 import pyarrow.parquet as pq
 from click.testing import CliRunner
 
@@ -19,6 +20,19 @@ def test_demo_runs_collect_label_build_offline(tmp_path):
     assert result.label.labeled == DEMO_SPEC.ratings
     loaded = datasets.load_dataset(str(result.build.path), "interactions")
     assert loaded["test"].num_rows == result.build.statistics["splits"]["test"]["rows"] > 0
+    # Every movie got its four media through the real asset path, and their vectors reached the dataset.
+    assert result.assets.failed == 0 and result.assets.fetched == 4 * DEMO_SPEC.items
+    items = pq.read_table(next((result.build.path / "items").glob("*.parquet"))).to_pandas()
+    for modality in ("text", "image", "video", "audio"):
+        assert items[f"{modality}_emb"].notna().all(), modality
+    # The media depend on the genre, so vectors of one genre sit closer together than across genres.
+    vectors = np.stack(items["image_emb"].to_numpy())
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    similar = vectors @ vectors.T
+    same = items["class"].to_numpy()[:, None] == items["class"].to_numpy()[None, :]
+    assert similar[same].mean() > similar[~same].mean() + 0.1
+    card = (result.build.path / "README.md").read_text()
+    assert all(f"classic:{m}" in card for m in ("text", "image", "video", "audio"))
     again = run_demo(tmp_path, train_model=False)  # re-running starts afresh and gives the same dataset
     assert again.build.statistics == result.build.statistics
 

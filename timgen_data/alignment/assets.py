@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
+from sqlalchemy import text as sql
 
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders.base import MODALITIES
@@ -256,7 +257,7 @@ def _record(conn: Connection, pending: _Pending, outcome: FetchOutcome, content:
         values = {"local_path": None, "sha256": None, "mime": None, "bytes": None, "width": None, "height": None,
                   "duration": None, "status": FAILED, "error": outcome.error or "unknown error"}
     assignments = ", ".join(f"{k} = :{k}" for k in values)
-    conn.execute(text(f"UPDATE assets SET {assignments}, updated_at = :now WHERE id = :id"),
+    conn.execute(sql(f"UPDATE assets SET {assignments}, updated_at = :now WHERE id = :id"),
                  {**values, "now": now, "id": pending.id})
 
 

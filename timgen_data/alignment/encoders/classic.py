@@ -73,6 +73,13 @@ def _empty(dim: int) -> np.ndarray:
 # --------------------------------------------------------------------------- text
 
 
+def _encode_each(inputs: Sequence[Any], dim: int, one) -> np.ndarray:
+    """Rows from ``one(input, position)``: each row depends only on its own input."""
+    if len(inputs) == 0:
+        return _empty(dim)
+    return np.stack([one(x, i) for i, x in enumerate(inputs)]).astype(np.float32)
+
+
 class ClassicTextEncoder:
     """Hashed word 1-2-grams and character 3-5-grams, sublinear tf, L2-normalized.
 
@@ -203,10 +210,7 @@ class ClassicImageEncoder:
     blocks = _IMAGE_BLOCKS
 
     def encode(self, inputs: Sequence[Any]) -> np.ndarray:
-        if len(inputs) == 0:
-            return _empty(self.dim)
-        rows = [_image_features(_check_image(image, f"image input {i}"))[0] for i, image in enumerate(inputs)]
-        return np.stack(rows).astype(np.float32)
+        return _encode_each(inputs, self.dim, lambda x, i: _image_features(_check_image(x, f"image input {i}"))[0])
 
 
 # --------------------------------------------------------------------------- video
@@ -295,10 +299,7 @@ class ClassicVideoEncoder:
     frame_size = 112  # frames the features stage decodes for it: statistics need no more pixels
 
     def encode(self, inputs: Sequence[Any]) -> np.ndarray:
-        if len(inputs) == 0:
-            return _empty(self.dim)
-        rows = [_video_features(_check_video(video, f"video input {i}")) for i, video in enumerate(inputs)]
-        return np.stack(rows).astype(np.float32)
+        return _encode_each(inputs, self.dim, lambda x, i: _video_features(_check_video(x, f"video input {i}")))
 
 
 # --------------------------------------------------------------------------- audio
@@ -417,10 +418,7 @@ class ClassicAudioEncoder:
     blocks = _AUDIO_BLOCKS
 
     def encode(self, inputs: Sequence[Any]) -> np.ndarray:
-        if len(inputs) == 0:
-            return _empty(self.dim)
-        rows = [_audio_features(_check_audio(samples, f"audio input {i}")) for i, samples in enumerate(inputs)]
-        return np.stack(rows).astype(np.float32)
+        return _encode_each(inputs, self.dim, lambda x, i: _audio_features(_check_audio(x, f"audio input {i}")))
 
 
 # --------------------------------------------------------------------------- factory
