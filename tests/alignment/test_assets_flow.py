@@ -119,17 +119,17 @@ def statuses(store) -> dict[tuple[str, str], tuple[str, str | None]]:
             for item, modality, uri, status, error in rows}
 
 
-def test_good_and_bad_media_side_by_side_then_features_and_build(sqlite_store, media_server, tmp_path):
-    seed_store(sqlite_store)
-    with sqlite_store.begin() as conn:
+def test_good_and_bad_media_side_by_side_then_features_and_build(store, media_server, tmp_path):
+    seed_store(store)
+    with store.begin() as conn:
         item5 = fetch_rows(conn, "SELECT id FROM items WHERE external_id = 'i5'")[0][0]
         upsert_rows(conn, "item_links", ["item_id", "target_source", "target_external_id", "method", "confidence"],
                     [(item5, "youtube", "dQw4w9WgXcQ", "test", 1.0)],
                     conflict=["item_id", "target_source", "target_external_id"])
     content = ContentStore(tmp_path / "assets")
-    report = collect_assets(sqlite_store, content, MODALITIES, manifest=manifest(media_server),
+    report = collect_assets(store, content, MODALITIES, manifest=manifest(media_server),
                             options=options(media_server))
-    state = statuses(sqlite_store)
+    state = statuses(store)
     assert state[("i0", "red.png")][0] == "ok"
     assert state[("i1", "same-red.jpg")][0] == "ok"  # the name says JPEG, the bytes say PNG: fine
     assert state[("i3", "noise.png")] [0] == "failed"
@@ -141,13 +141,13 @@ def test_good_and_bad_media_side_by_side_then_features_and_build(sqlite_store, m
     assert state[("i0", "tone.wav")][0] == "ok"
     assert state[("i0", "item:text")][0] == "ok"
     assert report.reused >= 1  # red.png and same-red.jpg are one file in the store
-    with sqlite_store.begin() as conn:
-        red = fetch_rows(conn, "SELECT DISTINCT local_path FROM assets WHERE uri LIKE '%red%'")
+    with store.begin() as conn:
+        red = fetch_rows(conn, "SELECT DISTINCT local_path FROM assets WHERE uri LIKE :red", {"red": "%red%"})
     assert len(red) == 1
 
     encoders = {m: get_encoder("classic", m) for m in MODALITIES}
-    first = compute_features(sqlite_store, content, encoders)
-    state = statuses(sqlite_store)
+    first = compute_features(store, content, encoders)
+    state = statuses(store)
     assert state[("i2", "corrupt.png")][0] == "failed" and "decode" in state[("i2", "corrupt.png")][1]
     assert state[("i1", "cut.mp4")][0] == "failed" or first.modalities["video"].computed >= 1
     assert first.modalities["image"].computed == 1 and first.modalities["image"].copied + first.modalities[
@@ -155,11 +155,11 @@ def test_good_and_bad_media_side_by_side_then_features_and_build(sqlite_store, m
     assert first.modalities["text"].computed == 6
     assert first.modalities["audio"].computed >= 1
 
-    again = compute_features(sqlite_store, content, encoders)
+    again = compute_features(store, content, encoders)
     assert all(f.computed == 0 and f.copied == 0 for f in again.modalities.values())
 
-    label_store(sqlite_store, "movie")
-    built = build_dataset(sqlite_store, tmp_path / "ds", BuildOptions())
+    label_store(store, "movie")
+    built = build_dataset(store, tmp_path / "ds", BuildOptions())
     items = pq.read_table(next((built.path / "items").glob("*.parquet"))).to_pylist()
     by_id = {row["item_id"]: row for row in items}
     assert by_id["i0"]["image_emb"] is not None and len(by_id["i0"]["image_emb"]) == encoders["image"].dim
