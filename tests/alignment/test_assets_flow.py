@@ -236,3 +236,12 @@ def test_cli_assets_and_features(tmp_path, media_server):
     assert features["text"]["computed"] == 6
     bad = runner.invoke(cli, ["--data-dir", str(data_dir), "align", "features", "--image", "bogus"])
     assert bad.exit_code == 2 and "bogus" in bad.output
+    # The paper's kind of encoder through the hf: path (a tiny BERT saved like a Hub download).
+    from timgen_data.alignment.encoders.tiny import save_tiny_models
+
+    bert = save_tiny_models(tmp_path / "models")["text"]
+    result = runner.invoke(cli, ["--data-dir", str(data_dir), "align", "features", "--text", f"hf:{bert}",
+                                 "--image", "none", "--video", "none", "--audio", "none", "--json"])
+    assert result.exit_code == 0, result.output
+    hf = json.loads(result.stdout)["text"]
+    assert hf["computed"] == 6 and hf["encoder"].startswith(f"hf:{bert.resolve()}@") and hf["dim"] == 32

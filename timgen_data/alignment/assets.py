@@ -186,15 +186,20 @@ def collect_assets(store: Store, content: ContentStore, modalities: Sequence[str
     with store.begin() as conn:
         texts = _item_texts(conn, {p.item_id for p in todo if p.uri == ITEM_TEXT_URI})
     # One HTTP client for the whole run (connection reuse; a client per file costs more than the file).
-    with client_scope(client) as http, ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        futures = {pool.submit(_fetch_one, p, content, texts, options, http): p for p in todo}
-        for future in as_completed(futures):
-            pending = futures[future]
-            outcome = future.result()
-            with store.begin() as conn:  # one commit per asset: an interrupt keeps everything done so far
-                _record(conn, pending, outcome, content)
-            _tally(report, pending, outcome)
-            progress.advance("fetch assets")
+    with client_scope(client) as http:
+        pool = ThreadPoolExecutor(max_workers=max(1, options.workers))
+        try:
+            futures = {pool.submit(_fetch_one, p, content, texts, options, http): p for p in todo}
+            for future in as_completed(futures):
+                pending = futures[future]
+                outcome = future.result()
+                with store.begin() as conn:  # one commit per asset: an interrupt keeps everything done so far
+                    _record(conn, pending, outcome, content)
+                _tally(report, pending, outcome)
+                progress.advance("fetch assets")
+        finally:
+            # On an error or Ctrl-C, drop the queued downloads instead of finishing them all first.
+            pool.shutdown(wait=True, cancel_futures=True)
     progress.finish("fetch assets")
     return report
 
