@@ -130,10 +130,18 @@ def plan_assets(conn: Connection, modalities: Sequence[str], *, manifest: Iterab
         described |= {r[0] for r in fetch_rows(conn, "SELECT DISTINCT item_id FROM assets WHERE modality = 'text'")}
         planned += [(item_id, "text", ITEM_TEXT_URI) for item_id, source, _e, title, text, _a in items
                     if (not wanted or source in wanted) and (title or text) and item_id not in described]
+    return add_pending_assets(conn, planned)
+
+
+def add_pending_assets(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> int:
+    """Plan (item id, modality, uri) assets a collector found (a thumbnail URL, ``youtube:<id>``);
+    ``align assets`` fetches them. Already planned ones are left as they are. Returns how many were new."""
+    unknown = {m for _, m, _ in rows if m not in MODALITIES} if isinstance(rows, list) else set()
+    if unknown:
+        raise ValueError(f"unknown modality {', '.join(sorted(unknown))}")
     before = _count(conn)
-    now = int(time.time())
     upsert_rows(conn, "assets", ["item_id", "modality", "uri", "status", "updated_at"],
-                [(i, m, u, PENDING, now) for i, m, u in dict.fromkeys(planned)],
+                [(i, m, u, PENDING, int(time.time())) for i, m, u in dict.fromkeys(rows)],
                 conflict=["item_id", "modality", "uri"])
     return _count(conn) - before
 
