@@ -66,3 +66,17 @@ class DecodeError(AssetError):
 
 class EncoderError(UsageError):
     """An encoder spec is unknown, or its model cannot be loaded for the modality asked."""
+
+
+class RateLimitError(TimgenError):
+    """An API's rate limit or quota is used up for longer than the run may wait.
+
+    Raised after everything collected so far is committed with its cursor, so re-running
+    at ``resume_at`` (UTC epoch seconds, when known) continues where the run stopped.
+    ``report`` carries the partial run's report when the collector has one.
+    """
+
+    def __init__(self, message: str, *, resume_at: int | None = None) -> None:
+        super().__init__(message)
+        self.resume_at = resume_at
+        self.report: object | None = None

@@ -16,9 +16,18 @@ is served normally. A fault is one of:
 * ``("drop_after", nbytes)``: send the normal headers (full Content-Length), then
   only ``nbytes`` of the body, then close the connection.
 
+* ``("status", code, {header: value}, body)``: the same with that exact body (bytes),
+  e.g. an API's JSON error document.
+
 ``add_file`` also takes a ``content_type`` (default application/octet-stream) and
 ``chunked=True``, which sends the whole-file answer with ``Transfer-Encoding: chunked``
-and no Content-Length, as servers streaming generated content do.
+and no Content-Length, as servers streaming generated content do. A path given with a
+query (``/reviews/?page=2``) is served only for that query; a request whose path and
+query match no such entry gets the file added under the bare path.
+
+``add_json`` scripts an API: a JSON body (and status) for requests to a path whose query
+string holds given parameters, e.g. one answer per page token; the answer naming the
+most parameters wins, and faults still come first.
 
 Every response carries ``Connection: close``, so no handler thread outlives its
 request waiting on an idle keep-alive socket, and shutdown is prompt.
@@ -26,12 +35,14 @@ request waiting on an idle keep-alive socket, and shutdown is prompt.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 Fault = tuple
 
@@ -44,6 +55,20 @@ class Request:
     path: str
     range: str | None
     headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+    query: str = ""  # the raw query string, without "?"
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The query parameters (the last value of a repeated one)."""
+        return dict(parse_qsl(self.query, keep_blank_values=True))
+
+
+@dataclass(frozen=True)
+class _JsonAnswer:
+    query: dict[str, str]
+    status: int
+    body: bytes
+    headers: dict[str, str]
 
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -85,16 +110,26 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # keep test output clean
 
     def _serve(self, *, send_body: bool) -> None:
-        path = urlsplit(self.path).path
+        parts = urlsplit(self.path)
+        path = parts.path
         range_header = self.headers.get("Range")
-        fault = self.server.record_and_pop_fault(
-            Request(self.command, path, range_header, {k.lower(): v for k, v in self.headers.items()})
+        request = Request(
+            self.command, path, range_header, {k.lower(): v for k, v in self.headers.items()}, parts.query
         )
+        fault = self.server.record_and_pop_fault(request)
         self.close_connection = True
         if fault is not None and fault[0] == "status":
             headers = fault[2] if len(fault) > 2 else {}
-            self._send(fault[1], f"scripted {fault[1]}\n".encode(), headers, send_body)
+            body = fault[3] if len(fault) > 3 else f"scripted {fault[1]}\n".encode()
+            self._send(fault[1], body, headers, send_body)
             return
+        answer = self.server.json_answer(request)
+        if answer is not None:
+            headers = {"Content-Type": "application/json; charset=UTF-8", **answer.headers}
+            self._send(answer.status, answer.body, headers, send_body)
+            return
+        if parts.query and f"{path}?{parts.query}" in self.server.files:
+            path = f"{path}?{parts.query}"  # a file added for exactly this query
         data = self.server.files.get(path)
         content_type = self.server.content_types.get(path, "application/octet-stream")
         if data is None:
@@ -170,6 +205,7 @@ class _Server(ThreadingHTTPServer):
         self.content_types: dict[str, str] = {}
         self.chunked: set[str] = set()
         self.faults: dict[str, deque[Fault]] = {}
+        self.json: dict[str, list[_JsonAnswer]] = {}
         self.requests: list[Request] = []
 
     def record_and_pop_fault(self, request: Request) -> Fault | None:
@@ -177,6 +213,12 @@ class _Server(ThreadingHTTPServer):
             self.requests.append(request)
             script = self.faults.get(request.path)
             return script.popleft() if script else None
+
+    def json_answer(self, request: Request) -> _JsonAnswer | None:
+        params = request.params
+        with self.lock:
+            answers = [a for a in self.json.get(request.path, ()) if a.query.items() <= params.items()]
+        return max(answers, key=lambda a: len(a.query), default=None)
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client closing early is expected in fault tests
@@ -230,6 +272,25 @@ class LoopbackServer:
             else:
                 self._server.chunked.discard(path)
         return self.url + path
+
+    def add_json(
+        self,
+        path_in_url: str,
+        body: Any,
+        *,
+        query: dict[str, str] | None = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer requests to ``path_in_url`` whose query holds every item of ``query``
+        with ``body`` as JSON and ``status``; the answer with the most items wins, and
+        a later answer for the same ``query`` replaces an earlier one."""
+        path = self._norm(path_in_url)
+        wanted = {k: str(v) for k, v in (query or {}).items()}
+        answer = _JsonAnswer(wanted, status, json.dumps(body).encode(), dict(headers or {}))
+        with self._server.lock:
+            kept = [a for a in self._server.json.get(path, []) if a.query != wanted]
+            self._server.json[path] = [*kept, answer]
 
     def add_faults(self, path_in_url: str, faults: list[Fault]) -> None:
         """Append faults for the next requests to ``path_in_url``."""

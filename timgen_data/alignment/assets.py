@@ -188,7 +188,7 @@ def collect_assets(store: Store, content: ContentStore, modalities: Sequence[str
         if not fetch_rows(conn, "SELECT 1 FROM items LIMIT 1"):
             raise NothingToDoError("no items in the store: collect a source first")
         report.planned = plan_assets(conn, modalities, manifest=manifest, sources=sources)
-        todo, report.skipped = _pending(conn, content, modalities, options.retry_failed)
+        todo, report.skipped = _pending(conn, content, modalities, options.retry_failed, sources)
     content.clean_staging()
     progress.start("fetch assets", len(todo), "assets")
     with store.begin() as conn:
@@ -212,11 +212,14 @@ def collect_assets(store: Store, content: ContentStore, modalities: Sequence[str
     return report
 
 
-def _pending(conn, content: ContentStore, modalities, retry_failed: bool) -> tuple[list[_Pending], int]:
-    rows = fetch_rows(conn, "SELECT id, item_id, modality, uri, status, local_path FROM assets ORDER BY id")
+def _pending(conn, content: ContentStore, modalities, retry_failed: bool,
+             sources: Sequence[str] = ()) -> tuple[list[_Pending], int]:
+    rows = fetch_rows(conn, "SELECT a.id, a.item_id, a.modality, a.uri, a.status, a.local_path, it.source "
+                            "FROM assets a JOIN items it ON it.id = a.item_id ORDER BY a.id")
+    wanted = set(sources)
     todo, done = [], 0
-    for asset_id, item_id, modality, uri, status, local_path in rows:
-        if modality not in modalities:
+    for asset_id, item_id, modality, uri, status, local_path, source in rows:
+        if modality not in modalities or (wanted and source not in wanted):
             continue
         if status == OK and local_path and (content.root / local_path).exists():
             done += 1

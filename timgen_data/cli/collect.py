@@ -74,3 +74,12 @@ def movielens(settings: Settings, variant, base_url, from_file, expected_md5, ex
             progress=progress,
         )
     show_report(report, as_json)
+
+
+# Each web collector's command lives in its own module.
+from timgen_data.cli.collect_imdb import imdb  # noqa: E402
+from timgen_data.cli.collect_twitter import twitter  # noqa: E402
+from timgen_data.cli.collect_youtube import youtube  # noqa: E402
+
+for _command in (imdb, youtube, twitter):
+    collect.add_command(_command)

@@ -254,7 +254,12 @@ def _raise_for_status(response: httpx.Response, url: str, *, ok: Container[int])
 
 def _retry_after(response: httpx.Response) -> float | None:
     """Seconds from a Retry-After header (delta-seconds or HTTP-date), if usable."""
-    value = response.headers.get("Retry-After", "").strip()
+    return retry_after_seconds(response.headers.get("Retry-After"))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds from a Retry-After value (delta-seconds or HTTP-date), if usable."""
+    value = (value or "").strip()
     if not value:
         return None
     try:
@@ -300,7 +305,8 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _user_agent() -> str:
+def user_agent() -> str:
+    """``timgen-data/<version>``: every request says who is asking."""
     try:
         version = metadata.version("timgen-data")
     except metadata.PackageNotFoundError:
@@ -314,5 +320,5 @@ def client_scope(client: httpx.Client | None) -> Iterator[httpx.Client]:
     if client is not None:
         yield client
         return
-    with httpx.Client(follow_redirects=True, headers={"User-Agent": _user_agent()}) as own:
+    with httpx.Client(follow_redirects=True, headers={"User-Agent": user_agent()}) as own:
         yield own

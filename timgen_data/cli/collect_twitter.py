@@ -1,0 +1,86 @@
+"""``timgen-data collect twitter``: X API v2 recent search or user timelines into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from timgen_data.cli.options import Settings, pass_settings
+from timgen_data.cli.progress import RichProgress
+from timgen_data.cli.render import console
+from timgen_data.collectors.twitter import (
+    DEFAULT_BASE_URL,
+    TOKEN_ENV,
+    XReport,
+    XRequest,
+    collect_twitter,
+    replay_twitter,
+)
+from timgen_data.errors import RateLimitError
+
+
+@click.command("twitter")
+@click.option("--query", metavar="TEXT", help='A recent-search query (last 7 days), e.g. "#movie has:media".')
+@click.option("--users", metavar="NAME,NAME", help="Read these users' timelines instead of searching.")
+@click.option("--since", metavar="TIME", help="Earliest post time: ISO 8601 date/time or epoch seconds (UTC).")
+@click.option("--until", metavar="TIME", help="Latest post time, the same way.")
+@click.option("--max-results", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Posts per query or user in one run (and likers per post with --engagement); "
+                   "a re-run continues where this stopped.")
+@click.option("--engagement", is_flag=True, help="Also collect each post's liking users as `like` interactions.")
+@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, metavar="URL",
+              help="The X API root (a proxy or a test server).")
+@click.option("--credentials", "credentials_file", type=click.Path(dir_okay=False, path_type=Path),
+              help=f"A file holding the bearer token (default: ${TOKEN_ENV}).")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=900, show_default=True, metavar="SECONDS",
+              help="Longest wait for a rate limit to reset; a longer one stops the run (re-run to resume).")
+@click.option("--load", "load", type=click.Path(dir_okay=False, path_type=Path),
+              help="Replay a raw file saved by earlier runs (<data dir>/raw/twitter/*.jsonl) instead of the API.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_settings
+def twitter(settings: Settings, query, users, since, until, max_results, engagement, base_url, credentials_file,
+            max_wait, load, as_json):
+    """Collect posts, authors, media and (optionally) likes from the X API v2.
+
+    Posts become items and their authors users. The author `comment`s on each post; a reply
+    is also a `comment` on the replied-to post, a quote a `share` of the quoted post, a
+    retweet only a `share` of the retweeted post. Likers `like` the post at the time they
+    were first collected (the API gives no like time). Photos, videos (best MP4) and video
+    previews are planned as assets for `timgen-data align assets`. Every raw response is
+    saved under <data dir>/raw/twitter/ for --load; the token comes from $X_BEARER_TOKEN or
+    --credentials and is never written anywhere.
+
+    \b
+    Example:
+      export X_BEARER_TOKEN=...
+      timgen-data collect twitter --query "#movie has:media" --since 2026-11-20 --max-results 500
+      timgen-data collect twitter --users nasa,esa --engagement
+      timgen-data collect twitter --load timgen-data/raw/twitter/search-0123456789abcdef.jsonl
+    """
+    if load is not None and (query or users):
+        raise click.UsageError("--load replays what a raw file holds; leave out --query and --users")
+    store = settings.open_store()
+    with RichProgress() as progress:
+        if load is not None:
+            report = replay_twitter(store, load, progress=progress)
+        else:
+            request = XRequest.build(query=query, users=users or (), since=since, until=until,
+                                     max_results=max_results, engagement=engagement)
+            try:
+                report = collect_twitter(store, request, data_dir=settings.data_path, base_url=base_url,
+                                         credentials_file=credentials_file, max_wait=max_wait, progress=progress)
+            except RateLimitError as exc:
+                if isinstance(exc.report, XReport):
+                    _show(exc.report, as_json)
+                raise
+    _show(report, as_json)
+
+
+def _show(report: XReport, as_json: bool) -> None:
+    from timgen_data.cli.collect import show_report  # collect.py imports this module at its end
+
+    show_report(report, as_json)
+    if not as_json:
+        for note in report.notes:
+            console.print(f"  note: {note}")

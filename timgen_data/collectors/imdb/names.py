@@ -1,0 +1,25 @@
+"""Names and defaults shared by the IMDb dumps collector and the IMDb crawl."""
+
+from __future__ import annotations
+
+from timgen_data.collectors.download import user_agent
+
+COLLECTOR = "imdb"
+NAMESPACE = "imdb"
+DUMPS = ("title.basics", "title.ratings")
+DUMPS_URL = "https://datasets.imdbws.com"
+SITE_URL = "https://www.imdb.com"
+# title.basics types kept by default: feature-length and short films, not episodes or series.
+DEFAULT_TITLE_TYPES = ("movie", "tvMovie", "short", "video", "tvSpecial")
+DUMPS_LICENSE = (
+    "IMDb Non-Commercial Datasets: personal and non-commercial use only, subject to IMDb's terms "
+    "(https://developer.imdb.com/non-commercial-datasets/)"
+)
+# The line the crawl's child process prints on stdout for each finished title (progress).
+DONE_LINE = "title-done"
+PAGES_LICENSE = "IMDb pages: IMDb Conditions of Use (https://www.imdb.com/conditions); research use, no redistribution"
+
+
+def default_user_agent() -> str:
+    """The crawl's User-Agent: who is asking and why, as polite crawlers say."""
+    return f"{user_agent()} (+research dataset builder)"

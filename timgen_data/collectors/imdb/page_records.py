@@ -1,0 +1,95 @@
+"""Crawled items into the store: titles as items (merged), reviews as ``comment`` interactions.
+
+Kept apart from the pipelines so that saving is plain code on a connection: the store
+pipeline only batches and decides when to commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from timgen_data.alignment.assets import add_pending_assets
+from timgen_data.collectors.imdb.items import ReviewItem, TitleDone, TitleItem
+from timgen_data.collectors.imdb.names import COLLECTOR, NAMESPACE
+from timgen_data.collectors.imdb.raw import public_url
+from timgen_data.collectors.imdb.store import merge_items, save_users_scoped
+from timgen_data.collectors.records import ItemRecord, LinkRecord, UserRecord
+from timgen_data.collectors.save import save_interactions, save_links
+from timgen_data.store import save_cursor
+
+ACTION = "comment"
+TRAILER_LINK_METHOD = "imdb-jsonld-trailer"
+YOUTUBE_SCHEME = "youtube:"
+
+
+def title_record(item: TitleItem) -> ItemRecord:
+    """A title page's JSON-LD as an item; attribute names match the dumps' where they mean the same."""
+    return ItemRecord(
+        external_id=item.tconst,
+        title=item.name,
+        year=item.year,
+        categories=list(item.genres),
+        text=item.description,
+        attributes={
+            "schemaType": item.title_type,
+            "datePublished": item.date_published,
+            "runtimeMinutes": item.runtime_minutes,
+            "averageRating": item.rating_value,
+            "numVotes": item.rating_count,
+            # Keys ``align assets`` also reads, holding the uris planned below, so they plan once.
+            "image_url": item.image,
+            "trailer": item.trailer,
+            "page_url": public_url(item.url),
+        },
+    )
+
+
+def cursor_key(tconst: str) -> str:
+    return f"title:{tconst}"
+
+
+def save_batch(conn: Connection, titles: Sequence[TitleItem], reviews: Sequence[ReviewItem],
+               done: Sequence[TitleDone], *, source_id: int | None) -> dict[str, int]:
+    """Store one batch and the cursors of the titles it completes; returns what was newly written."""
+    records = [title_record(t) for t in titles]
+    # A review's title may have no stored page (dropped, or stored by an earlier batch): a bare
+    # item keeps the review, and merging never erases what another batch or the dumps stored.
+    known = {r.external_id for r in records}
+    records += [ItemRecord(t, None, None, [], {}) for t in dict.fromkeys(r.tconst for r in reviews) if t not in known]
+    item_ids = merge_items(conn, NAMESPACE, records) if records else {}
+    user_ids = save_users_scoped(
+        conn, NAMESPACE, [UserRecord(r.user_id, {"name": r.user_name} if r.user_name else {}) for r in reviews]
+    ) if reviews else {}
+    rows = [
+        (user_ids[r.user_id], item_ids[r.tconst], r.ts, ACTION, r.value, None, None, None, None, source_id)
+        for r in reviews
+    ]
+    written: dict[str, Any] = {"interactions": save_interactions(conn, rows) if rows else 0}
+    assets = [(item_ids[t.tconst], "image", t.image) for t in titles if t.image]
+    assets += [(item_ids[t.tconst], "video", t.trailer) for t in titles if t.trailer]
+    written["assets"] = add_pending_assets(conn, assets) if assets else 0
+    links = [LinkRecord(t.tconst, "youtube", t.trailer.removeprefix(YOUTUBE_SCHEME))
+             for t in titles if t.trailer and t.trailer.startswith(YOUTUBE_SCHEME)]
+    written["links"] = save_links(conn, item_ids, links, method=TRAILER_LINK_METHOD) if links else 0
+    for mark in done:
+        save_cursor(conn, COLLECTOR, cursor_key(mark.tconst), {
+            "reviews": mark.reviews, "review_pages": mark.review_pages,
+            "reviews_complete": mark.reviews_complete, "robots_forbidden": mark.robots_forbidden,
+        })
+    written["titles"] = len(titles)
+    return written
+
+
+def title_is_done(cursor: dict[str, Any] | None, *, reviews: bool, max_review_pages: int) -> bool:
+    """Whether an earlier run already collected what this run asks for."""
+    if not cursor:
+        return False
+    if not reviews:
+        return True
+    if not cursor.get("reviews"):
+        return False
+    return bool(cursor.get("reviews_complete") or cursor.get("robots_forbidden")
+                or int(cursor.get("review_pages", 0)) >= max_review_pages)

@@ -1,0 +1,131 @@
+"""The crawl's raw pages: one JSON line per fetched response, for ``--load`` replays.
+
+A live crawl appends every response the spider receives (robots.txt included, so a
+replay obeys the same rules) to ``<data dir>/raw/imdb/<run key>.jsonl``. A replay
+serves those bodies to the same spider, parse code and pipelines without touching the
+network, so it builds the same store. Pages are keyed by path and query, not host, so
+a crawl recorded against a mirror replays the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit, urlunsplit
+
+from timgen_data.errors import UsageError
+
+_TITLE_PAGE = re.compile(r"(.*)/title/(tt\d{7,})/?")
+
+
+def public_url(url: str) -> str:
+    """``url`` without user:password (a proxy or mirror login must never be saved)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host))
+
+
+def page_key(url: str) -> str:
+    """What identifies a page across hosts: its path and query."""
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def page_record(url: str, status: int, content_type: str | None, body: bytes, encoding: str | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"url": public_url(url), "status": status, "content_type": content_type,
+                              "fetched_at": int(time.time())}
+    if encoding:
+        try:
+            record["body"] = body.decode(encoding)
+            record["encoding"] = encoding
+            return record
+        except (UnicodeDecodeError, LookupError):
+            pass
+    record["body_base64"] = base64.b64encode(body).decode("ascii")
+    return record
+
+
+def record_body(record: dict[str, Any]) -> bytes:
+    if "body_base64" in record:
+        return base64.b64decode(record["body_base64"])
+    return str(record.get("body", "")).encode(record.get("encoding") or "utf-8")
+
+
+class PageWriter:
+    """Appends page records as JSON lines; each line is flushed as written, so a killed crawl keeps them."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = self.path.open("a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self._file.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_pages(path: Path) -> list[dict[str, Any]]:
+    """Every record of a raw file, in order; a torn last line (a killed crawl) is ignored."""
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--load {path} does not exist; give a .jsonl file a live crawl saved under raw/imdb/")
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        lines = handle.read().split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
+                continue  # the line a killed crawl was writing
+            raise UsageError(f"--load {path}:{number} is not a JSON line; was it written by `collect imdb`?") from None
+        if not isinstance(record, dict) or "url" not in record or "status" not in record:
+            raise UsageError(f"--load {path}:{number} is not a saved page (needs url and status)")
+        records.append(record)
+    return records
+
+
+def replay_index(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The response to serve per page: the last successful one, else the last one.
+
+    A file may hold several runs (a re-run appends), and a page that failed once and
+    then succeeded must replay as the success the store holds.
+    """
+    index: dict[str, dict[str, Any]] = {}
+    for record in records:
+        key = page_key(record["url"])
+        previous = index.get(key)
+        if previous is None or int(record["status"]) < 400 or int(previous["status"]) >= 400:
+            index[key] = record
+    return index
+
+
+def recorded_base(records: list[dict[str, Any]]) -> str | None:
+    """The base URL of the crawl that wrote the file: what precedes ``/title/<tconst>/`` in its pages."""
+    for record in records:
+        parts = urlsplit(record["url"])
+        if match := _TITLE_PAGE.fullmatch(parts.path):
+            return f"{parts.scheme}://{parts.netloc}{match.group(1)}"
+    return None
+
+
+def recorded_titles(records: list[dict[str, Any]]) -> list[str]:
+    """The tconsts whose title pages the file holds, in first-seen order."""
+    found: dict[str, None] = {}
+    for record in records:
+        if match := _TITLE_PAGE.fullmatch(urlsplit(record["url"]).path):
+            found[match.group(2)] = None
+    return list(found)

@@ -1,0 +1,146 @@
+"""The run as a sequence of API calls, decided from the cursor alone (pure).
+
+A run is: list the videos (search pages, a channel's uploads, a playlist's pages; or
+the ids given), fetch their metadata 50 ids per videos.list call, then, if asked, page
+through each stored video's comment threads. ``next_call`` names the one call to make
+next; the ``after_*`` functions give the cursor that call leads to. The collector
+commits each new cursor together with the rows of the response, so a run stopped
+anywhere (quota, network, Ctrl-C) resumes at the first call it had not finished.
+
+The cursor holds the listing method and its page token, the ids listed, waiting,
+stored and not found, where the comment paging is (video, page token), and the
+category names seen so far (``"10" → "Music"``), all plain JSON.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from timgen_data.collectors.youtube.request import COMMENT_PAGE_SIZE, PAGE_SIZE, YouTubeRequest
+
+CURSOR_VERSION = 1
+# Listing pages that add nothing new are possible (duplicates across pages); this many
+# beyond what max_results needs end the listing even if the API keeps offering pages.
+SPARE_PAGES = 5
+LISTING_METHODS = {"search": "search.list", "channel": "playlistItems.list", "playlist": "playlistItems.list"}
+
+
+def new_cursor(request: YouTubeRequest) -> dict[str, Any]:
+    given = list(request.target) if request.mode == "videos" else []
+    return {
+        "version": CURSOR_VERSION,
+        "complete": False,
+        "steps": 0,  # calls whose answer is committed (a category lookup rides along with its videos)
+        "listing": {
+            "method": LISTING_METHODS.get(request.mode, "ids"),
+            "done": request.mode == "videos",
+            "page_token": None,
+            "pages": 0,
+            "playlist": request.target if request.mode == "playlist" else None,
+        },
+        "found": list(given),
+        "pending": list(given),  # a list of its own: found and pending change apart
+        "stored": [],
+        "missing": [],
+        "comments": {"index": 0, "page_token": None, "pages": 0},
+        "categories": {},
+    }
+
+
+def next_call(request: YouTubeRequest, cursor: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The (method, params) to call next, or None when the run is finished."""
+    if cursor["pending"]:
+        batch = ",".join(cursor["pending"][:PAGE_SIZE])
+        return "videos.list", {"part": "snippet,contentDetails,statistics", "id": batch}
+    listing = cursor["listing"]
+    if not listing["done"]:
+        token = {"pageToken": listing["page_token"]} if listing["page_token"] else {}
+        size = max(1, min(PAGE_SIZE, request.max_results - len(cursor["found"])))
+        if request.mode == "search":
+            return "search.list", {"part": "id", "q": request.target, "type": "video", "maxResults": size, **token}
+        if listing["playlist"] is None:  # a channel: first find its uploads playlist
+            target = request.target
+            which = {"forHandle": target} if target.startswith("@") else {"id": target}
+            return "channels.list", {"part": "contentDetails", **which}
+        return "playlistItems.list", {"part": "contentDetails", "playlistId": listing["playlist"], "maxResults": size,
+                                      **token}
+    comments = cursor["comments"]
+    if request.comments and comments["index"] < len(cursor["stored"]):
+        token = {"pageToken": comments["page_token"]} if comments["page_token"] else {}
+        video = cursor["stored"][comments["index"]]
+        return "commentThreads.list", {"part": "snippet,replies", "videoId": video, "textFormat": "plainText",
+                                       "maxResults": COMMENT_PAGE_SIZE, **token}
+    return None
+
+
+def comment_video(cursor: dict[str, Any]) -> str:
+    return cursor["stored"][cursor["comments"]["index"]]
+
+
+def after_listing(
+    request: YouTubeRequest, cursor: dict[str, Any], ids: list[str], next_token: str | None
+) -> dict[str, Any]:
+    """A search or playlist page listed ``ids``: queue the new ones, move to the next page."""
+    new = copy.deepcopy(cursor)
+    listing = new["listing"]
+    seen = set(new["found"])
+    room = request.max_results - len(new["found"])
+    fresh = [i for i in ids if i not in seen][:max(0, room)]
+    new["found"] += fresh
+    new["pending"] += fresh
+    listing["pages"] += 1
+    page_limit = -(-request.max_results // PAGE_SIZE) + SPARE_PAGES
+    listing["done"] = (
+        not next_token or next_token == listing["page_token"] or len(new["found"]) >= request.max_results
+        or listing["pages"] >= page_limit
+    )
+    listing["page_token"] = None if listing["done"] else next_token
+    return _counted(new)
+
+
+def after_channel(cursor: dict[str, Any], uploads: str | None) -> dict[str, Any]:
+    new = copy.deepcopy(cursor)
+    new["listing"]["playlist"] = uploads
+    new["listing"]["done"] = uploads is None
+    return _counted(new)
+
+
+def after_videos(cursor: dict[str, Any], returned: list[str], categories: dict[str, str | None]) -> dict[str, Any]:
+    """The first batch of pending ids was asked for; ``returned`` came back (the rest are not found)."""
+    new = copy.deepcopy(cursor)
+    batch, new["pending"] = new["pending"][:PAGE_SIZE], new["pending"][PAGE_SIZE:]
+    answered = set(returned)
+    stored = set(new["stored"])
+    new["stored"] += [i for i in batch if i in answered and i not in stored]
+    new["missing"] += [i for i in batch if i not in answered]
+    new["categories"] = {**new["categories"], **categories}
+    return _counted(new)
+
+
+def after_comments(
+    request: YouTubeRequest, cursor: dict[str, Any], next_token: str | None
+) -> tuple[dict[str, Any], bool]:
+    """A comment page of the current video was read (or the video was skipped with
+    ``next_token`` None); returns the cursor and whether pages were left unread."""
+    new = copy.deepcopy(cursor)
+    comments = new["comments"]
+    comments["pages"] += 1
+    more = bool(next_token) and next_token != comments["page_token"]
+    truncated = more and comments["pages"] >= request.max_comment_pages
+    if more and not truncated:
+        comments["page_token"] = next_token
+    else:
+        new["comments"] = {"index": comments["index"] + 1, "page_token": None, "pages": 0}
+    return _counted(new), truncated
+
+
+def finished(cursor: dict[str, Any]) -> dict[str, Any]:
+    new = copy.deepcopy(cursor)
+    new["complete"] = True
+    return new
+
+
+def _counted(cursor: dict[str, Any]) -> dict[str, Any]:
+    cursor["steps"] += 1
+    return cursor
