@@ -68,7 +68,13 @@ def _modalities(value: str) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_settings
 def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, min_confidence, report_path, as_json):
-    """Link items to IMDb (direct links, then title + year) and to YouTube trailers."""
+    """Link items to IMDb (direct links, then title + year) and to YouTube trailers.
+
+    \b
+    Example:
+      timgen-data align links --imdb-basics https://datasets.imdbws.com/title.basics.tsv.gz
+      timgen-data align links --trailers ml-youtube.csv --source movielens-latest-small
+    """
     store = settings.open_store()
     with RichProgress() as progress:
         report = link_items(store, imdb_basics=_local(settings, imdb_basics, progress),
@@ -111,7 +117,13 @@ def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, mi
 @pass_settings
 def assets(settings: Settings, modality, manifest, sources, max_mb, workers, retry_failed, youtube_base_url,
            rate_limit_kb, as_json):
-    """Fetch item media (URLs in metadata, YouTube links, a manifest, the item's text) into the content store."""
+    """Fetch item media (URLs in metadata, YouTube links, a manifest, the item's text) into the content store.
+
+    \b
+    Example:
+      timgen-data align assets --modality image,video,audio
+      timgen-data align assets --manifest media.csv --retry-failed
+    """
     store = settings.open_store()
     options = FetchOptions(max_bytes=int(max_mb * 2**20), workers=workers, retry_failed=retry_failed,
                            youtube_base_url=youtube_base_url.rstrip("/"), rate_limit=rate_limit_kb * 1024)
@@ -143,7 +155,13 @@ def assets(settings: Settings, modality, manifest, sources, max_mb, workers, ret
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_settings
 def features(settings: Settings, text_spec, image_spec, video_spec, audio_spec, batch_size, device, as_json):
-    """Encode fetched assets into vectors (stored per asset and encoder; re-runs skip what is done)."""
+    """Encode fetched assets into vectors (stored per asset and encoder; re-runs skip what is done).
+
+    \b
+    Example:
+      timgen-data align features                      # classic encoders, no weights
+      timgen-data align features --text hf:bert-base-uncased --image hf:google/vit-base-patch16-224
+    """
     specs = {"text": text_spec, "image": image_spec, "video": video_spec, "audio": audio_spec}
     encoders = {m: get_encoder(spec, m, device=device, batch_size=batch_size)
                 for m, spec in specs.items() if spec != "none"}
