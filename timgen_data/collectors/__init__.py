@@ -11,6 +11,7 @@ from timgen_data.collectors.report import CollectReport, Rejection
 # dependencies are slow to import and a MovieLens run needs none of them.
 COLLECTORS = {
     "movielens": "timgen_data.collectors.movielens:collect_movielens",
+    "amazon": "timgen_data.collectors.amazon:collect_amazon",
     "imdb": "timgen_data.collectors.imdb:collect_imdb_dumps",
     "imdb-pages": "timgen_data.collectors.imdb:crawl_titles",
     "youtube": "timgen_data.collectors.youtube:collect_youtube",

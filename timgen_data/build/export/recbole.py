@@ -1,0 +1,66 @@
+"""RecBole atomic files: ``.inter``, ``.item`` and the ``benchmark_filename`` split files.
+
+Field headers carry RecBole's ``name:type`` suffixes; ``token_seq`` fields are space
+separated, so a multi-word genre is joined with underscores to stay one token. The split
+files (``<name>.train.inter`` …) let RecBole reproduce our split through its
+``benchmark_filename: [train, valid, test]`` option instead of re-splitting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from timgen_data.build.export.history import FlatDataset, Interaction, natural_key
+
+BENCHMARK = {"train": "train", "validation": "valid", "test": "test"}
+
+
+def clean(value: object) -> str:
+    """One field: tabs and line breaks would break the row, so they become spaces."""
+    text = "" if value is None else str(value)
+    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ").strip()
+
+
+def number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _inter_lines(rows: list[Interaction], with_action: bool) -> list[str]:
+    header = ["user_id:token", "item_id:token", "rating:float", "timestamp:float"]
+    if with_action:
+        header.append("action:token")
+    lines = ["\t".join(header)]
+    for r in rows:
+        fields = [clean(r.user_id), clean(r.item_id), number(r.value), str(r.timestamp)]
+        if with_action:
+            fields.append(clean(r.action))
+        lines.append("\t".join(fields))
+    return lines
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_recbole(data: FlatDataset, folder: Path, name: str) -> list[Path]:
+    """Write the atomic files of ``data`` into ``folder``; returns the files written."""
+    with_action = any(r.action != "rate" for r in data.interactions)
+    written = []
+    inter = folder / f"{name}.inter"
+    _write(inter, _inter_lines(data.interactions, with_action))
+    written.append(inter)
+    for split, suffix in BENCHMARK.items():
+        path = folder / f"{name}.{suffix}.inter"
+        _write(path, _inter_lines([r for r in data.interactions if r.split == split], with_action))
+        written.append(path)
+    lines = ["item_id:token\ttitle:token_seq\trelease_year:token\tgenre:token_seq"]
+    for item_id in sorted(data.items, key=natural_key):
+        item = data.items[item_id]
+        genres = " ".join(clean(g).replace(" ", "_") for g in item.classes if clean(g))
+        year = "" if item.year is None else str(item.year)
+        lines.append("\t".join([clean(item_id), clean(item.title), year, genres]))
+    path = folder / f"{name}.item"
+    _write(path, lines)
+    written.append(path)
+    # The contract has no user attributes, so RecBole's optional .user file is not written.
+    return written

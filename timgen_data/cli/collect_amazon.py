@@ -1,0 +1,45 @@
+"""``timgen-data collect amazon``: one category of the Amazon Reviews 2023 or 2018 release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from timgen_data.cli.options import Settings, pass_settings
+from timgen_data.cli.progress import RichProgress
+from timgen_data.collectors.amazon import RELEASES, collect_amazon
+
+
+@click.command("amazon")
+@click.option("--release", type=click.Choice(sorted(RELEASES)), default="2023", show_default=True,
+              help="Which release: 2023 (McAuley Lab, ms timestamps) or 2018 (amazon_v2).")
+@click.option("--category", required=True, metavar="NAME", help="The category file to collect, e.g. All_Beauty.")
+@click.option("--meta", is_flag=True, help="Also collect item metadata (titles, descriptions, classes, media URLs).")
+@click.option("--base-url", metavar="URL", help="The release's root on a mirror (default: the release's home).")
+@click.option("--from-file", type=click.Path(exists=True, path_type=Path),
+              help="A local reviews file, or a folder holding the release's files, instead of downloading.")
+@click.option("--force", is_flag=True, help="Download again and re-read from the first line.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_settings
+def amazon(settings: Settings, release, category, meta, base_url, from_file, force, as_json):
+    """Collect Amazon reviews (as `comment` interactions, plus `purchase` when verified) and,
+    with --meta, the items' metadata; images and videos are planned for `align assets`.
+
+    Files are downloaded (resumably) under <data dir>/downloads/amazon/ and streamed line by
+    line; an interrupted run re-run resumes at the line it reached.
+
+    \b
+    Example:
+      timgen-data collect amazon --release 2023 --category All_Beauty --meta
+      timgen-data collect amazon --release 2018 --category All_Beauty --from-file ./All_Beauty.json.gz
+    """
+    store = settings.open_store()
+    with RichProgress() as progress:
+        report = collect_amazon(store, release, category, data_dir=settings.data_path, meta=meta, base_url=base_url,
+                                from_file=from_file, force=force, progress=progress)
+    from timgen_data.cli.collect import (
+        show_report,  # the shared renderer; imported late: collect imports us
+    )
+
+    show_report(report, as_json)

@@ -1,0 +1,41 @@
+"""``export``: a built dataset folder to RecBole atomic files or the MMRec layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from timgen_data.build.export import FORMATS, export_dataset
+from timgen_data.cli.progress import RichProgress
+from timgen_data.cli.render import print_json, print_mapping
+
+
+@click.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dataset", "dataset_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dataset folder written by `timgen-data build`.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Target toolkit layout.")
+@click.option("--name", help="Dataset name: the folder and file prefix (default: the dataset folder's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def export(out: Path, dataset_dir: Path, fmt: str, name: str | None, as_json: bool) -> None:
+    """Export a built dataset to RecBole atomic files or the MMRec layout, keeping its split.
+
+    \b
+    Example:
+      timgen-data export out/recbole --dataset out/ml-100k --format recbole
+      timgen-data export out/mmrec --dataset out/ml-100k --format mmrec --name ml-100k
+    """
+    if as_json:
+        report = export_dataset(dataset_dir, out, fmt, name=name)
+        print_json(report.as_dict())
+        return
+    with RichProgress() as progress:
+        report = export_dataset(dataset_dir, out, fmt, name=name, progress=progress)
+    print_mapping(f"export: {fmt} → {report.path}", {
+        "users": report.users, "items": report.items, "interactions": report.interactions,
+        **{f"{s} interactions": n for s, n in report.splits.items()},
+        **({"untargeted (exported as train)": report.untargeted} if report.untargeted else {}),
+        **{f"items without {m} vector (zeros)": n for m, n in report.missing_features.items()},
+        "files": ", ".join(p.name for p in report.files),
+    })
