@@ -13,6 +13,7 @@ COLLECTORS = {
     "movielens": "timgen_data.collectors.movielens:collect_movielens",
     "amazon": "timgen_data.collectors.amazon:collect_amazon",
     "imdb": "timgen_data.collectors.imdb:collect_imdb_dumps",
+    "mmrec": "timgen_data.collectors.mmrec:collect_mmrec",
     "imdb-pages": "timgen_data.collectors.imdb:crawl_titles",
     "youtube": "timgen_data.collectors.youtube:collect_youtube",
     "twitter": "timgen_data.collectors.twitter:collect_twitter",
