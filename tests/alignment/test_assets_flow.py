@@ -245,3 +245,20 @@ def test_cli_assets_and_features(tmp_path, media_server):
     assert result.exit_code == 0, result.output
     hf = json.loads(result.stdout)["text"]
     assert hf["computed"] == 6 and hf["encoder"].startswith(f"hf:{bert.resolve()}@") and hf["dim"] == 32
+
+
+def test_bytes_encoded_in_an_earlier_run_are_not_encoded_again(sqlite_store, media_server, tmp_path):
+    seed_store(sqlite_store, items=2)
+    content = ContentStore(tmp_path / "assets")
+    first = [{"source": NAMESPACE, "item_id": "i0", "modality": "image", "uri": f"{media_server.url}/red.png"}]
+    collect_assets(sqlite_store, content, ["image"], manifest=first, options=options(media_server))
+    encoders = {"image": get_encoder("classic", "image")}
+    assert compute_features(sqlite_store, content, encoders).modalities["image"].computed == 1
+    # The same bytes under another item and URL, planned after the first run.
+    second = [{"source": NAMESPACE, "item_id": "i1", "modality": "image", "uri": f"{media_server.url}/same-red.jpg"}]
+    collect_assets(sqlite_store, content, ["image"], manifest=second, options=options(media_server))
+    again = compute_features(sqlite_store, content, encoders).modalities["image"]
+    assert (again.computed, again.copied, again.already) == (0, 1, 1)
+    with sqlite_store.begin() as conn:
+        vectors = {bytes(v) for (v,) in fetch_rows(conn, "SELECT vector FROM features")}
+    assert len(vectors) == 1

@@ -88,7 +88,7 @@ def _encode_modality(store, content, modality, encoder: Encoder, batch_size, dec
     started = time.perf_counter()
     with store.begin() as conn:
         todo, result.already = _todo(conn, modality, key)
-        known = _known_vectors(conn, key)
+        known = _known_vectors(conn, modality, key)
     # Identical bytes under several assets: encode one, store the vector for each.
     by_sha: dict[str, list[tuple[int, str]]] = {}
     for asset_id, local_path, sha in todo:
@@ -143,10 +143,17 @@ def _todo(conn: Connection, modality: str, key: str) -> tuple[list[tuple[int, st
     return todo, len(rows) - len(todo)
 
 
-def _known_vectors(conn: Connection, key: str) -> dict[str, bytes]:
+def _known_vectors(conn: Connection, modality: str, key: str) -> dict[str, bytes]:
+    """Vectors already stored under ``key`` for bytes that a pending asset of ``modality`` shares:
+    only those, not every vector of the encoder (a store can hold millions)."""
     rows = fetch_rows(
-        conn, "SELECT a.sha256, f.vector FROM features f JOIN assets a ON a.id = f.asset_id WHERE f.encoder = :key",
-        {"key": key},
+        conn,
+        "SELECT DISTINCT p.sha256, f.vector FROM assets p "
+        "JOIN assets a ON a.sha256 = p.sha256 AND a.id <> p.id "
+        "JOIN features f ON f.asset_id = a.id AND f.encoder = :key "
+        "LEFT JOIN features done ON done.asset_id = p.id AND done.encoder = :key "
+        "WHERE p.modality = :m AND p.status = 'ok' AND done.asset_id IS NULL",
+        {"key": key, "m": modality},
     )
     return {sha: bytes(vector) for sha, vector in rows if sha}
 
