@@ -1,7 +1,7 @@
 """The relational store: ``schema.sql``, its SQLAlchemy mirror, opening, bulk writes."""
 
 from timgen_data.store import models
-from timgen_data.store.bulk import id_map, to_json, upsert_rows
+from timgen_data.store.bulk import id_map, ids_of, to_json, upsert_rows
 from timgen_data.store.engine import Store, schema_sql, schema_statements
 from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
 from timgen_data.store.state import load_cursor, save_cursor
@@ -12,6 +12,7 @@ __all__ = [
     "fetch_frame",
     "fetch_rows",
     "id_map",
+    "ids_of",
     "in_clause",
     "load_cursor",
     "models",

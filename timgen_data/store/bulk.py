@@ -14,6 +14,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import Connection, select
 
 from timgen_data.store import models
+from timgen_data.store.query import fetch_rows, in_clause
 
 
 def to_json(value: Any) -> str:
@@ -103,3 +104,22 @@ def id_map(conn: Connection, table: str, source: str) -> dict[str, int]:
     tbl = models.metadata.tables[table]
     result = conn.execute(select(tbl.c.external_id, tbl.c.id).where(tbl.c.source == source))
     return {external_id: id_ for external_id, id_ in result}
+
+
+# Ids per ``IN (...)`` lookup: well under every driver's parameter limit (SQLite: 32766).
+IN_BATCH = 500
+
+
+def ids_of(conn: Connection, table: str, source: str, external_ids: Iterable[str]) -> dict[str, int]:
+    """``external_id -> id`` in ``users`` or ``items`` of one source, for these ids only (those stored).
+
+    Unlike :func:`id_map` it reads only what a page or chunk needs, however large the source.
+    """
+    wanted = list(dict.fromkeys(external_ids))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), IN_BATCH):
+        placeholders, params = in_clause("e", wanted[start:start + IN_BATCH])
+        found.update(fetch_rows(
+            conn, f"SELECT external_id, id FROM {table} WHERE source = :ns AND external_id IN ({placeholders})",
+            {"ns": source, **params}))
+    return found

@@ -37,6 +37,7 @@ from timgen_data.progress import SILENT, Progress
 from timgen_data.store import (
     Store,
     fetch_rows,
+    ids_of,
     in_clause,
     load_cursor,
     save_cursor,
@@ -175,7 +176,7 @@ def _save_meta_chunk(conn: Connection, namespace: str, metas: list[Meta], report
              to_json(m.item.categories), to_json(m.item.attributes)) for m in metas]
     report.written["items"] += upsert_rows(conn, "items", _ITEM_COLUMNS, rows,
                                            conflict=["source", "external_id"], update=_ITEM_COLUMNS[2:])
-    ids = _ids(conn, "items", namespace, {m.item.external_id for m in metas})
+    ids = ids_of(conn, "items", namespace, {m.item.external_id for m in metas})
     planned = [(ids[m.item.external_id], modality, url) for m in metas for modality, url in m.media]
     report.written["assets"] += add_pending_assets(conn, planned)
 
@@ -226,16 +227,7 @@ def _ensure(conn: Connection, table: str, namespace: str, external_ids: set[str]
         rows = [(namespace, e, "[]", "{}") for e in sorted(external_ids)]
         columns = ["source", "external_id", "categories", "attributes"]
     report.written[table] += upsert_rows(conn, table, columns, list(rows), conflict=["source", "external_id"])
-    return _ids(conn, table, namespace, external_ids)
-
-
-def _ids(conn: Connection, table: str, namespace: str, external_ids: set[str]) -> dict[str, int]:
-    if not external_ids:
-        return {}
-    placeholders, params = in_clause("e", sorted(external_ids))
-    found = fetch_rows(conn, f"SELECT external_id, id FROM {table} WHERE source = :ns AND external_id IN "
-                             f"({placeholders})", {"ns": namespace, **params})
-    return dict(found)
+    return ids_of(conn, table, namespace, external_ids)
 
 
 def _stored_comments(conn: Connection, user_ids: list[int], item_ids: list[int]) -> dict[tuple[int, int], int]:

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from timgen_data.collectors.records import ItemRecord, UserRecord
-from timgen_data.store import fetch_rows, in_clause, to_json, upsert_rows
+from timgen_data.store import fetch_rows, ids_of, in_clause, to_json, upsert_rows
 
 # Bounded IN lists: SQLite allows 32766 parameters, PostgreSQL 65535.
 _IN_BATCH = 5_000
@@ -81,19 +81,6 @@ def save_users_scoped(conn: Connection, namespace: str, users: Iterable[UserReco
         conflict=["source", "external_id"], update=["attributes"],
     )
     return ids_of(conn, "users", namespace, list(by_id))
-
-
-def ids_of(conn: Connection, table: str, namespace: str, external_ids: Sequence[str]) -> dict[str, int]:
-    """``external_id -> id`` in ``table`` (users or items) for the given ids that exist."""
-    found: dict[str, int] = {}
-    for start in range(0, len(external_ids), _IN_BATCH):
-        placeholders, params = in_clause("e", list(external_ids[start:start + _IN_BATCH]))
-        rows = fetch_rows(
-            conn, f"SELECT external_id, id FROM {table} WHERE source = :ns AND external_id IN ({placeholders})",
-            {"ns": namespace, **params},
-        )
-        found.update(rows)
-    return found
 
 
 def _stored_items(conn: Connection, namespace: str, external_ids: list[str]) -> dict[str, ItemRecord]:

@@ -7,7 +7,7 @@ the shared helpers return a whole namespace's map and a page is a few dozen rows
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
@@ -16,9 +16,7 @@ from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.save import save_interactions
 from timgen_data.collectors.twitter.parse import LikingUsers, TweetPage
 from timgen_data.collectors.twitter.spec import NAMESPACE
-from timgen_data.store import fetch_rows, in_clause, to_json, upsert_rows
-
-_ID_BATCH = 500  # ids per IN (...) lookup, well under every driver's parameter limit
+from timgen_data.store import fetch_rows, ids_of, to_json, upsert_rows
 
 
 def upsert_users(conn: Connection, users: Iterable[UserRecord]) -> dict[str, int]:
@@ -26,7 +24,7 @@ def upsert_users(conn: Connection, users: Iterable[UserRecord]) -> dict[str, int
     rows = [(NAMESPACE, u.external_id, to_json(u.attributes)) for u in users]
     upsert_rows(conn, "users", ["source", "external_id", "attributes"], rows,
                 conflict=["source", "external_id"], update=["attributes"])
-    return _ids(conn, "users", [r[1] for r in rows])
+    return ids_of(conn, "users", NAMESPACE, [r[1] for r in rows])
 
 
 def upsert_items(conn: Connection, items: Iterable[ItemRecord]) -> dict[str, int]:
@@ -35,7 +33,7 @@ def upsert_items(conn: Connection, items: Iterable[ItemRecord]) -> dict[str, int
     rows = [(NAMESPACE, i.external_id, i.title, i.text, i.year, i.category or "", to_json(i.categories),
              to_json(i.attributes)) for i in items]
     upsert_rows(conn, "items", columns, rows, conflict=["source", "external_id"], update=columns[2:])
-    return _ids(conn, "items", [r[1] for r in rows])
+    return ids_of(conn, "items", NAMESPACE, [r[1] for r in rows])
 
 
 def save_tweet_page(conn: Connection, page: TweetPage, source_id: int) -> tuple[int, int]:
@@ -58,7 +56,7 @@ def save_likes(conn: Connection, post_id: str, likers: LikingUsers, seen_at: int
     A like is stored once, when first seen: re-collecting the same post later must not add
     the same like again under a later time.
     """
-    item = _ids(conn, "items", [post_id]).get(post_id)
+    item = ids_of(conn, "items", NAMESPACE, [post_id]).get(post_id)
     if item is None or not likers.users:
         return 0, 0
     user_ids = upsert_users(conn, likers.users)
@@ -79,16 +77,3 @@ def namespace_counts(conn: Connection) -> dict[str, int]:
         "assets": "SELECT COUNT(*) FROM assets a JOIN items it ON it.id = a.item_id WHERE it.source = :ns",
     }
     return {name: fetch_rows(conn, sql, {"ns": NAMESPACE})[0][0] for name, sql in queries.items()}
-
-
-def _ids(conn: Connection, table: str, external_ids: Sequence[str]) -> dict[str, int]:
-    wanted = list(dict.fromkeys(external_ids))
-    found: dict[str, int] = {}
-    for start in range(0, len(wanted), _ID_BATCH):
-        marks, params = in_clause("e", wanted[start:start + _ID_BATCH])
-        for external_id, id_ in fetch_rows(
-            conn, f"SELECT external_id, id FROM {table} WHERE source = :ns AND external_id IN ({marks})",
-            {**params, "ns": NAMESPACE},
-        ):
-            found[external_id] = id_
-    return found

@@ -18,24 +18,16 @@ from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.collectors.save import INTERACTION_COLUMNS, save_interactions
 from timgen_data.collectors.youtube.parse import Origin, ParsedComments, ParsedVideos
-from timgen_data.store import fetch_rows, in_clause, to_json, upsert_rows
+from timgen_data.store import fetch_rows, ids_of, in_clause, to_json, upsert_rows
 
 NAMESPACE = "youtube"
 ACTION = "comment"
 ITEM_COLUMNS = ["source", "external_id", "title", "text", "year", "category", "categories", "attributes"]
-_ID_BATCH = 500  # ids per IN (...) lookup, well under every driver's parameter limit
 
 
 def ids_for(conn: Connection, table: str, external_ids: Iterable[str]) -> dict[str, int]:
     """``external_id -> id`` in ``table`` (users or items) of this namespace, for these ids only."""
-    wanted = list(dict.fromkeys(external_ids))
-    found: dict[str, int] = {}
-    for start in range(0, len(wanted), _ID_BATCH):
-        placeholders, params = in_clause("e", wanted[start:start + _ID_BATCH])
-        sql = f"SELECT external_id, id FROM {table} WHERE source = :ns AND external_id IN ({placeholders})"
-        rows = fetch_rows(conn, sql, {"ns": NAMESPACE, **params})
-        found.update(dict(rows))
-    return found
+    return ids_of(conn, table, NAMESPACE, external_ids)
 
 
 def save_videos(conn: Connection, parsed: ParsedVideos, media: Sequence[str] = ()) -> tuple[int, int]:
