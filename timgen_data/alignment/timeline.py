@@ -273,6 +273,21 @@ def _auto_unit(magnitude: float) -> str:
     return next(u for u in ("ns", "us", "ms", "s") if magnitude >= _AUTO_FLOOR[u])
 
 
+def epoch_unit(magnitude: float) -> str:
+    """The epoch unit ("s", "ms", "us", "ns") a value of this size must be in (the "auto" rule)."""
+    return _auto_unit(abs(magnitude))
+
+
+def unit_floor(unit: str) -> float:
+    """The smallest magnitude the "auto" rule reads as ``unit``; a smaller value in a column of that unit is a mix-up."""
+    return _AUTO_FLOOR[unit]
+
+
+def latest_accepted() -> int:
+    """The latest UTC second accepted as a real time: now, plus a little slack for clocks and zones."""
+    return _latest(None)
+
+
 def _floor_div(number: Decimal, factor: int) -> int:
     with localcontext() as ctx:
         ctx.prec = 80  # exact for any float's decimal expansion in range, so floor is exact

@@ -78,10 +78,11 @@ def movielens(settings: Settings, variant, base_url, from_file, expected_md5, ex
 
 # Each web collector's command lives in its own module.
 from timgen_data.cli.collect_amazon import amazon  # noqa: E402
+from timgen_data.cli.collect_events import events  # noqa: E402
 from timgen_data.cli.collect_imdb import imdb  # noqa: E402
 from timgen_data.cli.collect_mmrec import mmrec  # noqa: E402
 from timgen_data.cli.collect_twitter import twitter  # noqa: E402
 from timgen_data.cli.collect_youtube import youtube  # noqa: E402
 
-for _command in (amazon, imdb, mmrec, youtube, twitter):
+for _command in (amazon, imdb, mmrec, events, youtube, twitter):
     collect.add_command(_command)

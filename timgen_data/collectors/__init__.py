@@ -14,6 +14,7 @@ COLLECTORS = {
     "amazon": "timgen_data.collectors.amazon:collect_amazon",
     "imdb": "timgen_data.collectors.imdb:collect_imdb_dumps",
     "mmrec": "timgen_data.collectors.mmrec:collect_mmrec",
+    "events": "timgen_data.collectors.events:collect_events",
     "imdb-pages": "timgen_data.collectors.imdb:crawl_titles",
     "youtube": "timgen_data.collectors.youtube:collect_youtube",
     "twitter": "timgen_data.collectors.twitter:collect_twitter",

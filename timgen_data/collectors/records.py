@@ -34,3 +34,7 @@ class LinkRecord:
     item: str
     target_source: str
     target_external_id: str
+
+
+# Every action the store knows: the paper's five, plus what the scenario formulas need.
+ACTIONS = ("click", "view", "purchase", "like", "comment", "cart", "share", "rate")

@@ -1,0 +1,62 @@
+"""``timgen-data collect events``: a platform's own logs, through a TOML column mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from timgen_data.cli.options import Settings, pass_settings
+from timgen_data.cli.progress import RichProgress
+from timgen_data.collectors.events import collect_events, load_mapping
+
+
+@click.command("events")
+@click.option("--path", "paths", multiple=True, required=True, metavar="PATH",
+              help="A log file (.csv/.tsv/.jsonl/.parquet, gzip allowed), a folder of them, a glob or an "
+                   "http(s) URL; repeat it, or list more files after it.")
+@click.argument("more", nargs=-1, metavar="[PATH]...")
+@click.option("--mapping", required=True, type=click.Path(path_type=Path), metavar="TOML",
+              help="How your columns map to ours (see above).")
+@click.option("--name", metavar="NAME", help="The namespace events-<NAME> (overrides the mapping's name).")
+@click.option("--force", is_flag=True, help="Download URLs again and re-read files stored before.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_settings
+def events(settings: Settings, paths, more, mapping, name, force, as_json):
+    """Store a platform's interaction logs (click, cart, purchase, view with watch time, …).
+
+    The mapping names your columns for user, item, time (required), action (or one fixed
+    action), value, duration, device, platform, geo, category and title; [time] gives the
+    format (auto, iso8601, epoch_s/ms/us/ns or a strftime pattern) and the zone of times
+    without an offset; [action.values] maps your event names to ours. Everything is checked
+    before anything is stored; an interrupted run re-run resumes where it stopped.
+
+    \b
+    mapping.toml:
+      name = "shop"
+      [columns]
+      user = "customer_id"
+      item = "sku"
+      time = "event_time"
+      action = "event"
+      [time]
+      format = "%Y-%m-%d %H:%M:%S"
+      zone = "Europe/Berlin"
+      [action.values]
+      page_view = "click"
+      add_to_cart = "cart"
+
+    \b
+    Example:
+      timgen-data collect events --path logs/*.parquet --mapping mapping.toml
+      timgen-data collect events --path https://example.com/export/events.csv.gz --mapping mapping.toml
+    """
+    # Imported here: cli/collect.py imports this module at its end, after show_report exists.
+    from timgen_data.cli.collect import show_report
+
+    parsed = load_mapping(mapping, name=name)
+    store = settings.open_store()
+    with RichProgress() as progress:
+        report = collect_events(store, [*paths, *more], parsed, data_dir=settings.data_path, force=force,
+                                progress=progress)
+    show_report(report, as_json)

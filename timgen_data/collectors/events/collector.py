@@ -1,0 +1,315 @@
+"""``collect events``: a platform's own logs, mapped by a TOML file, into the store.
+
+The run has three steps so that a mistake stores nothing:
+
+1. every file's columns are checked against the mapping (a missing column is named,
+   with the file's columns and first row);
+2. under ``on_error = "stop"`` (or ``action.unmapped = "error"``) every row is converted
+   once without writing, so a time that does not parse on the last line fails the run
+   before the first line is stored;
+3. each file is stored in batches, each committed together with a cursor holding the line
+   reached, so a killed run resumes there and a finished one re-run reads nothing. The
+   cursor is keyed by the file's sha256 and the mapping's fingerprint: a changed file or
+   a changed mapping is read again (stored rows are never duplicated: interactions are
+   unique on user, item, time and action).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from timgen_data.collectors.checksums import file_digests
+from timgen_data.collectors.download import download
+from timgen_data.collectors.events.convert import (
+    Converted,
+    EventValueError,
+    convert_batch,
+)
+from timgen_data.collectors.events.mapping import EventMapping
+from timgen_data.collectors.events.read import (
+    SUFFIXES,
+    Batch,
+    detect_format,
+    position_word,
+    read_batches,
+    read_header,
+)
+from timgen_data.collectors.report import CollectReport, Rejection
+from timgen_data.collectors.save import begin_source, finish_source, save_interactions
+from timgen_data.errors import ConfigError, UsageError
+from timgen_data.progress import SILENT, Progress
+from timgen_data.store import (
+    Store,
+    fetch_rows,
+    ids_of,
+    load_cursor,
+    save_cursor,
+    to_json,
+    upsert_rows,
+)
+
+COLLECTOR = "events"
+BATCH_ROWS = 50_000
+_GLOB_CHARS = set("*?[")
+
+
+class MappingError(ConfigError):
+    """The mapping names a column a log file does not have."""
+
+
+@dataclass(frozen=True)
+class EventFile:
+    path: Path
+    label: str  # how messages name it: the path or URL as given
+    url: str | None
+    sha256: str
+    md5: str
+    fmt: str
+
+
+def collect_events(
+    store: Store,
+    paths: list[str],
+    mapping: EventMapping,
+    *,
+    data_dir: Path,
+    force: bool = False,
+    progress: Progress = SILENT,
+    batch_rows: int = BATCH_ROWS,
+) -> CollectReport:
+    """Store the interactions of every log file in ``paths`` (files, folders, globs or URLs).
+
+    >>> mapping = load_mapping(Path("mapping.toml"))                                   # doctest: +SKIP
+    >>> collect_events(store, ["logs/*.parquet"], mapping, data_dir=Path("timgen-data"))  # doctest: +SKIP
+    """
+    files = resolve_inputs(paths, mapping, Path(data_dir) / "downloads" / COLLECTOR, force=force, progress=progress)
+    for file in files:
+        check_columns(file, mapping)
+    keys = {file.sha256: f"{mapping.namespace}:{file.sha256}:{mapping.fingerprint()}" for file in files}
+    with store.begin() as conn:
+        cursors = {file.sha256: None if force else load_cursor(conn, COLLECTOR, keys[file.sha256]) for file in files}
+    pending = [file for file in files if not (cursors[file.sha256] or {}).get("complete")]
+    if mapping.on_error == "stop" or mapping.action.unmapped == "error":
+        for file in pending:
+            _check_values(file, mapping, progress, batch_rows)
+
+    report = _new_report(files, mapping)
+    report.skipped["files_already_stored"] = len(files) - len(pending)
+    for file in pending:
+        cursor = cursors[file.sha256] or {}
+        _store_file(store, file, mapping, keys[file.sha256], int(cursor.get("position", 0)), report, progress,
+                    batch_rows)
+    with store.begin() as conn:
+        report.stored = _stored_counts(conn, mapping.namespace)
+    return report
+
+
+def resolve_inputs(paths: list[str], mapping: EventMapping, downloads: Path, *, force: bool = False,
+                   progress: Progress = SILENT) -> list[EventFile]:
+    """Each given path, glob, folder (its log files) or URL (downloaded, resumably) as a local file, once each."""
+    if not paths:
+        raise UsageError("no log files given; pass --path FILE, a folder, a glob such as 'logs/*.parquet', or a URL")
+    files: list[EventFile] = []
+    seen: set[str] = set()
+    for given in paths:
+        for path, label, url, sha256, md5 in _expand(given, downloads, force, progress):
+            if sha256 in seen:
+                continue  # the same bytes under two names are one log
+            seen.add(sha256)
+            files.append(EventFile(path, label, url, sha256, md5, detect_format(path, mapping.format)))
+    return files
+
+
+def _expand(given: str, downloads: Path, force: bool, progress: Progress):
+    if given.startswith(("http://", "https://")):
+        name = given.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "log"
+        # The URL's hash keeps two servers' "events.csv" apart.
+        dest = downloads / f"{hashlib.sha256(given.encode()).hexdigest()[:12]}-{name}"
+        result = download(given, dest, force=force, progress=progress)
+        yield result.path, given, given, result.sha256, result.md5
+        return
+    if _GLOB_CHARS & set(given):
+        matches = sorted(Path(p) for p in glob.glob(given, recursive=True) if Path(p).is_file())
+        if not matches:
+            raise UsageError(f"{given} matches no file; check the pattern (quote it so the shell leaves it to us)")
+    elif Path(given).is_dir():
+        matches = sorted(p for p in Path(given).rglob("*") if p.is_file() and _looks_like_log(p))
+        if not matches:
+            raise UsageError(f"folder {given} holds no .csv, .tsv, .jsonl, .json or .parquet file (gzip allowed)")
+    elif Path(given).is_file():
+        matches = [Path(given)]
+    else:
+        raise UsageError(f"{given} does not exist; pass a log file, a folder, a glob or an http(s) URL")
+    for path in matches:
+        sha256, md5 = file_digests(path)
+        yield path, str(path), None, sha256, md5
+
+
+def _looks_like_log(path: Path) -> bool:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".gzip"):
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in SUFFIXES
+
+
+def check_columns(file: EventFile, mapping: EventMapping) -> None:
+    """Raise :class:`MappingError` when the mapping names a column ``file`` does not have."""
+    header = read_header(file.path, file.fmt, mapping.delimiter)
+    if file.fmt == "jsonl" and header.first_row is None:
+        return  # an empty log has no keys to check
+    missing = [(field, column) for field, column in mapping.columns.used().items() if column not in header.columns]
+    if not missing:
+        return
+    wanted = ", ".join(f"columns.{field} = {column!r}" for field, column in missing)
+    hint = ""
+    if file.fmt == "csv" and len(header.columns) == 1 and len(header.columns[0]) > 1:
+        hint = (f" (the header reads as one column: is the delimiter right? the mapping says "
+                f"{mapping.delimiter!r})")
+    raise MappingError(
+        f"{file.label}: the mapping's {wanted} names no column of this file{hint}; its columns are "
+        f"{', '.join(map(repr, header.columns)) or '(none)'}; first row: {_shown_row(header.first_row)}; "
+        "fix the column name in the mapping's [columns]. Nothing was stored.")
+
+
+def _shown_row(row: dict | None) -> str:
+    if row is None:
+        return "(no rows)"
+    return json.dumps({k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
+                       for k, v in row.items()}, ensure_ascii=False)
+
+
+def _check_values(file: EventFile, mapping: EventMapping, progress: Progress, batch_rows: int) -> None:
+    """Convert every row of ``file`` without storing, raising at the first value that does not fit."""
+    task = f"check {file.path.name}"
+    progress.start(task, total=file.path.stat().st_size, unit="B")
+    reached = 0
+    for batch in read_batches(file.path, file.fmt, mapping.columns.used(), delimiter=mapping.delimiter,
+                              batch_rows=batch_rows):
+        _convert(batch, file, mapping)
+        progress.advance(task, batch.done_bytes - reached)
+        reached = batch.done_bytes
+    progress.finish(task)
+
+
+def _convert(batch: Batch, file: EventFile, mapping: EventMapping) -> Converted:
+    word = position_word(file.fmt)
+    if batch.malformed and mapping.on_error == "stop":
+        position, reason = batch.malformed[0]
+        raise EventValueError(f"{file.label} {word} {position} {reason}; fix the file, or set on_error = \"skip\" "
+                              "in the mapping to reject such records. Nothing was stored.")
+    return convert_batch(batch, mapping, file.label, word)
+
+
+def _store_file(store: Store, file: EventFile, mapping: EventMapping, key: str, done: int, report: CollectReport,
+                progress: Progress, batch_rows: int) -> None:
+    with store.begin() as conn:
+        source_id = begin_source(conn, collector=COLLECTOR, variant=mapping.name, namespace=mapping.namespace,
+                                 url=file.url or str(file.path.resolve()), sha256=file.sha256, md5=file.md5,
+                                 license=None)
+    report.resumed_from = max(report.resumed_from, done)
+    task = f"store {file.path.name}"
+    progress.start(task, total=file.path.stat().st_size, unit="B")
+    reached_bytes, reached = 0, done
+    for batch in read_batches(file.path, file.fmt, mapping.columns.used(), delimiter=mapping.delimiter,
+                              batch_rows=batch_rows):
+        converted = _convert(batch, file, mapping)
+        last = max([reached, *batch.positions.tolist()[-1:], *(p for p, _ in batch.malformed)])
+        if last > done:
+            rows = converted.frame[converted.frame["position"] > done]
+            report.read["rows"] = report.read.get("rows", 0) + int((batch.positions > done).sum()) + sum(
+                p > done for p, _ in batch.malformed)
+            for position, reason in sorted([*batch.malformed, *converted.rejected]):
+                if position > done:
+                    report.rejections.add(Rejection(file.label, position, reason))
+            for position, value in converted.unmapped:
+                if position > done:
+                    name = f"action {value!r} not mapped"
+                    report.skipped[name] = report.skipped.get(name, 0) + 1
+            # The batch and the cursor commit together: a kill leaves both or neither.
+            with store.begin() as conn:
+                _save_rows(conn, rows, mapping, source_id, report)
+                save_cursor(conn, COLLECTOR, key, {"position": last, "complete": False})
+            reached = last
+        progress.advance(task, batch.done_bytes - reached_bytes)
+        reached_bytes = batch.done_bytes
+    progress.finish(task)
+    with store.begin() as conn:
+        save_cursor(conn, COLLECTOR, key, {"position": reached, "complete": True})
+        finish_source(conn, source_id, {"rows": reached, "rejected": report.rejections.count})
+
+
+def _save_rows(conn: Connection, rows: pd.DataFrame, mapping: EventMapping, source_id: int,
+               report: CollectReport) -> None:
+    if rows.empty:
+        return
+    ns = mapping.namespace
+    users = list(dict.fromkeys(rows["user"]))
+    report.written["users"] += upsert_rows(conn, "users", ["source", "external_id", "attributes"],
+                                           [(ns, u, "{}") for u in users], conflict=["source", "external_id"])
+    items = list(dict.fromkeys(rows["item"]))
+    report.written["items"] += upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"],
+                                           [(ns, i, "[]", "{}") for i in items], conflict=["source", "external_id"])
+    _update_items(conn, rows, ns)
+    user_ids, item_ids = ids_of(conn, "users", ns, users), ids_of(conn, "items", ns, items)
+    values = rows["value"].to_numpy(dtype=np.float64)
+    durations = rows["duration"].to_numpy(dtype=np.float64)
+    interactions = [
+        (user_ids[u], item_ids[i], int(ts), action, _number(v), _number(d), dev, plat, geo, source_id)
+        for u, i, ts, action, v, d, dev, plat, geo in zip(
+            rows["user"], rows["item"], rows["ts"], rows["action"], values, durations, rows["device"],
+            rows["platform"], rows["geo"])
+    ]
+    written = save_interactions(conn, interactions)
+    report.written["interactions"] += written
+    report.skipped["duplicates"] = report.skipped.get("duplicates", 0) + len(interactions) - written
+
+
+def _update_items(conn: Connection, rows: pd.DataFrame, ns: str) -> None:
+    """Titles and categories the log carries; the last one given in a batch wins, a missing one erases nothing."""
+    for column, update in (("title", ["title"]), ("category", ["category", "categories"])):
+        given = rows[rows[column].notna()].drop_duplicates("item", keep="last")
+        if given.empty:
+            continue
+        if column == "title":
+            records = [(ns, i, t, "[]", "{}") for i, t in zip(given["item"], given["title"])]
+            columns = ["source", "external_id", "title", "categories", "attributes"]
+        else:
+            records = [(ns, i, c, to_json([c]), "{}") for i, c in zip(given["item"], given["category"])]
+            columns = ["source", "external_id", "category", "categories", "attributes"]
+        upsert_rows(conn, "items", columns, records, conflict=["source", "external_id"], update=update)
+
+
+def _number(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _new_report(files: list[EventFile], mapping: EventMapping) -> CollectReport:
+    if len(files) == 1:
+        archive, sha256, md5 = files[0].label, files[0].sha256, files[0].md5
+    else:
+        archive = f"{files[0].label} and {len(files) - 1} more"
+        sha256 = hashlib.sha256("".join(f.sha256 for f in files).encode()).hexdigest()
+        md5 = None
+    report = CollectReport(COLLECTOR, mapping.name, mapping.namespace, archive, sha256, md5=md5)
+    report.read = {"files": len(files), "rows": 0}
+    report.written = {"users": 0, "items": 0, "interactions": 0}
+    report.skipped = {"duplicates": 0}
+    return report
+
+
+def _stored_counts(conn: Connection, namespace: str) -> dict[str, int]:
+    params = {"ns": namespace}
+    return {
+        "users": fetch_rows(conn, "SELECT COUNT(*) FROM users WHERE source = :ns", params)[0][0],
+        "items": fetch_rows(conn, "SELECT COUNT(*) FROM items WHERE source = :ns", params)[0][0],
+        "interactions": fetch_rows(conn, "SELECT COUNT(*) FROM interactions x JOIN items i ON i.id = x.item_id "
+                                         "WHERE i.source = :ns", params)[0][0],
+    }

@@ -1,0 +1,312 @@
+"""Raw log values → interaction fields, vectorised over a batch (pure: no I/O).
+
+Every check names the file, the line (or row), the column and the value, and shows the
+row, so a user can fix the file or the mapping without guessing. Under ``on_error =
+"stop"`` the first failing check raises; under ``"skip"`` failing rows are rejected with
+their reason and the rest go on. Values of the action column the mapping does not know
+follow ``action.unmapped`` instead: an error (the mapping is incomplete) or a count of
+skipped rows per value (events the user chose not to keep).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from timgen_data.alignment.timeline import (
+    UNITS,
+    epoch_unit,
+    latest_accepted,
+    normalize_time,
+    parse_zone,
+    unit_floor,
+)
+from timgen_data.collectors.events.mapping import EventMapping
+from timgen_data.collectors.events.read import Batch
+from timgen_data.collectors.records import ACTIONS
+from timgen_data.errors import ConfigError, MalformedInputError, TimeValueError
+
+OUTPUT = ("user", "item", "ts", "action", "value", "duration", "device", "platform", "geo", "category", "title")
+_OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+_SECOND = pd.Timedelta(seconds=1)
+
+
+class EventValueError(MalformedInputError):
+    """A log value does not fit the mapping (a time that does not parse, a number that is not one)."""
+
+
+class UnmappedActionError(ConfigError):
+    """The action column holds a value the mapping's ``[action.values]`` does not map."""
+
+
+@dataclass
+class Converted:
+    frame: pd.DataFrame  # OUTPUT columns plus ``position``, only the rows kept
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (position, reason)
+    unmapped: list[tuple[int, str]] = field(default_factory=list)  # (position, action value) left out
+
+
+def convert_batch(batch: Batch, mapping: EventMapping, file: str, word: str) -> Converted:
+    """Map one batch's raw values to our fields; see the module docstring for the error policy."""
+    batch.frame = _as_objects(batch.frame)
+    checker = _Checker(batch, mapping, file, word)
+    raw = batch.frame
+    n = len(raw)
+    out: dict[str, object] = {}
+    for name in ("user", "item"):
+        out[name] = checker.required_text(name)
+    out["ts"] = _times(raw["time"], mapping, checker)
+    out["action"] = _actions(raw, mapping, checker)
+    for name in ("value", "duration"):
+        out[name] = _numbers(raw, name, getattr(mapping.scale, name), checker) if name in raw else np.full(n, np.nan)
+    for name in ("device", "platform", "geo", "category", "title"):
+        out[name] = _optional_text(raw[name]) if name in raw else np.full(n, None, dtype=object)
+    frame = pd.DataFrame(out)
+    frame["position"] = batch.positions
+    keep = ~checker.bad & ~checker.skipped
+    return Converted(frame[keep].reset_index(drop=True), checker.rejected, checker.unmapped)
+
+
+class _Checker:
+    """Collects failing rows; raises at the first failure under ``on_error = "stop"``."""
+
+    def __init__(self, batch: Batch, mapping: EventMapping, file: str, word: str) -> None:
+        self.batch, self.mapping, self.file, self.word = batch, mapping, file, word
+        self.bad = np.zeros(len(batch.frame), dtype=bool)
+        self.skipped = np.zeros(len(batch.frame), dtype=bool)
+        self.rejected: list[tuple[int, str]] = []
+        self.unmapped: list[tuple[int, str]] = []
+        self.columns = mapping.columns.used()
+
+    def where(self, i: int) -> str:
+        return f"{self.file} {self.word} {int(self.batch.positions[i])}"
+
+    def example(self, i: int) -> str:
+        row = self.batch.frame.iloc[i]
+        shown = {self.columns[f]: _shown(row[f]) for f in self.batch.frame.columns}
+        return json.dumps(shown, ensure_ascii=False, default=str)
+
+    def fail(self, mask: np.ndarray, reason: Callable[[int], str], fix: str) -> None:
+        mask = np.asarray(mask, dtype=bool) & ~self.bad & ~self.skipped
+        if not mask.any():
+            return
+        rows = np.flatnonzero(mask)
+        if self.mapping.on_error == "stop":
+            first = int(rows[0])
+            more = f" (and {len(rows) - 1} more rows like it in this batch)" if len(rows) > 1 else ""
+            raise EventValueError(f"{self.where(first)}: {reason(first)}{more}; row: {self.example(first)}; "
+                                  f"{fix}, or set on_error = \"skip\" in the mapping to reject such rows. "
+                                  "Nothing was stored.")
+        self.bad |= mask
+        self.rejected.extend((int(self.batch.positions[i]), reason(int(i))) for i in rows)
+
+    def required_text(self, name: str) -> np.ndarray:
+        values = self.batch.frame[name]
+        text = _optional_text(values)
+        nested = _invalid_text(values)
+        column = self.columns[name]
+        self.fail(nested, lambda i: f"column {column!r} ({name}) holds a nested value, not an id",
+                  f"every row needs a plain {name} id")
+        self.fail(pd.isna(text), lambda i: f"column {column!r} ({name}) is empty", f"every row needs a {name}")
+        return text
+
+
+def _times(raw: pd.Series, mapping: EventMapping, checker: _Checker) -> np.ndarray:
+    spec = mapping.time
+    column = checker.columns["time"]
+    present = raw.notna().to_numpy()
+    checker.fail(~present, lambda i: f"column {column!r} (time) is empty", "every row needs a time")
+    ts = np.zeros(len(raw), dtype=np.int64)
+    if not present.any():
+        return ts
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):  # Parquet timestamps: already typed
+        parsed, reason = _localize(raw, spec.zone), "is not a time"
+        ts, ok = _seconds(parsed)
+    elif spec.format.startswith("epoch_") or (spec.format == "auto" and _all_numeric(raw)):
+        return _epochs(raw, mapping, checker, present)
+    else:
+        ts, ok, reason = _text_times(raw.where(raw.notna(), None), spec.format, spec.zone)
+    fix = (f"fix the value, or the mapping's [time] format (now {spec.format!r})")
+    checker.fail(present & ~ok, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which "
+                 f"{reason(i) if callable(reason) else reason}", fix)
+    _check_range(ts, present & ok, raw, column, checker, fix)
+    return ts
+
+
+def _text_times(raw: pd.Series, fmt: str, zone: str):
+    """Parse text times; returns (ts, ok mask, reason for a failed row)."""
+    text = raw.map(lambda v: v if v is None or isinstance(v, str) else str(v))
+    if "%" in fmt:
+        aware = "%z" in fmt or "%Z" in fmt
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=aware)
+        parsed_ok = parsed.notna().to_numpy()
+        if not aware:
+            parsed = _localize(parsed, zone)
+        ts, ok = _seconds(parsed)
+        return ts, ok, lambda i: (f"does not match time.format {fmt!r}" if not parsed_ok[i]
+                                  else f"does not exist in {zone} (a daylight-saving gap)")
+    with_offset = text.str.contains(_OFFSET_SUFFIX, regex=True, na=False).to_numpy()
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if with_offset.any():
+        parsed[with_offset] = pd.to_datetime(text[with_offset], format="ISO8601", errors="coerce", utc=True)
+    if (~with_offset).any():
+        naive = pd.to_datetime(text[~with_offset], format="ISO8601", errors="coerce")
+        parsed[~with_offset] = _localize(naive, zone).dt.tz_convert("UTC")
+    ts, ok = _seconds(parsed)
+    reasons: dict[int, str] = {}
+    if fmt == "auto":
+        # Not ISO 8601: RFC 2822, "January 5, 2026", … through the timeline's reader, once per distinct value.
+        rest = np.flatnonzero(~ok & text.notna().to_numpy())
+        for value, rows in pd.Series(rest).groupby(text.iloc[rest].to_numpy()):
+            try:
+                ts[rows.to_numpy()] = normalize_time(value, zone=zone, earliest=-(2**62), latest=2**62).ts
+                ok[rows.to_numpy()] = True
+            except TimeValueError as exc:
+                for i in rows:
+                    reasons[int(i)] = str(exc).split(": ", 1)[-1]
+    expected = "is not ISO 8601 ('2026-01-05T10:20:30Z')" if fmt == "iso8601" else "is not a time"
+    return ts, ok, lambda i: reasons.get(i, expected)
+
+
+def _epochs(raw: pd.Series, mapping: EventMapping, checker: _Checker, present: np.ndarray) -> np.ndarray:
+    column = checker.columns["time"]
+    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    finite = np.isfinite(numbers)
+    fix = f"fix the value, or the mapping's [time] format (now {mapping.time.format!r})"
+    checker.fail(present & ~finite, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which is "
+                 "not an epoch number", fix)
+    magnitude = np.abs(np.where(finite, numbers, 0.0))
+    if mapping.time.format == "auto":
+        unit = epoch_unit(float(magnitude.max()))
+        mixed = finite & (magnitude < unit_floor(unit))
+        checker.fail(mixed, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which looks like "
+                     f"epoch {_UNIT_WORDS[epoch_unit(magnitude[i])]} while other rows look like {_UNIT_WORDS[unit]}",
+                     "one column must use one unit: fix the file, or name the unit in [time] format")
+    else:
+        unit = mapping.time.format.removeprefix("epoch_")
+    ts = np.floor(np.where(finite, numbers, 0.0) / UNITS[unit])
+    # Exact integer division where the float path could round (milliseconds beyond 2**53 do not occur).
+    ints = pd.to_numeric(raw, errors="coerce")
+    if pd.api.types.is_integer_dtype(ints.dtype):
+        ts = ints.to_numpy() // UNITS[unit]
+    ts = ts.astype(np.int64)
+    _check_range(ts, present & finite, raw, column, checker, fix)
+    return ts
+
+
+_UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+
+
+def _check_range(ts: np.ndarray, ok: np.ndarray, raw: pd.Series, column: str, checker: _Checker, fix: str) -> None:
+    latest = latest_accepted()
+    out = ok & ((ts < 0) | (ts > latest))
+    checker.fail(out, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which reads as "
+                 f"{_iso(int(ts[i]))}, outside 1970 … now", fix + " (is the unit or the zone right?)")
+
+
+def _iso(ts: int) -> str:
+    try:
+        return pd.Timestamp(ts, unit="s", tz="UTC").isoformat()
+    except (OverflowError, ValueError):
+        return f"epoch second {ts}"
+
+
+def _localize(parsed: pd.Series, zone: str) -> pd.Series:
+    """Naive wall-clock times in ``zone`` → aware; an ambiguous hour (DST fall-back) takes its first instant."""
+    if getattr(parsed.dt, "tz", None) is not None:
+        return parsed
+    return parsed.dt.tz_localize(parse_zone(zone), ambiguous=np.ones(len(parsed), dtype=bool), nonexistent="NaT")
+
+
+def _seconds(parsed: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    ok = parsed.notna().to_numpy()
+    epoch = pd.Timestamp(0, tz="UTC")
+    seconds = ((parsed.dt.tz_convert("UTC") - epoch) // _SECOND).to_numpy(dtype=np.float64, na_value=0.0)
+    return seconds.astype(np.int64), ok
+
+
+def _all_numeric(raw: pd.Series) -> bool:
+    present = raw.dropna()
+    if present.empty:
+        return False
+    if pd.api.types.is_numeric_dtype(present.dtype):
+        return True
+    return bool(pd.to_numeric(present, errors="coerce").notna().all())
+
+
+def _actions(raw: pd.DataFrame, mapping: EventMapping, checker: _Checker) -> np.ndarray:
+    n = len(raw)
+    if mapping.action.fixed is not None:
+        return np.full(n, mapping.action.fixed, dtype=object)
+    column = checker.columns["action"]
+    values = raw["action"]
+    present = values.notna().to_numpy()
+    checker.fail(~present, lambda i: f"column {column!r} (action) is empty", "every row needs an action")
+    text = values.where(values.notna(), None)
+    # Our own action names map to themselves unless [action.values] says otherwise.
+    table = {a: a for a in ACTIONS} | mapping.action.values
+    mapped = text.map(table)
+    unknown = present & mapped.isna().to_numpy() & ~checker.bad
+    if unknown.any():
+        if mapping.action.unmapped == "error":
+            first = int(np.flatnonzero(unknown)[0])
+            seen = sorted(set(text[unknown]))
+            targets = ", ".join(ACTIONS)
+            hint = f"add it to [action.values] as `{seen[0]} = \"<one of {targets}>\"`"
+            raise UnmappedActionError(
+                f"{checker.where(first)}: column {column!r} (action) holds {seen[0]!r}, which the mapping does not "
+                f"map (values not mapped in this batch: {', '.join(map(repr, seen[:10]))}); row: "
+                f"{checker.example(first)}; {hint}, or set action.unmapped = \"skip\" to leave such rows out. "
+                "Nothing was stored.")
+        checker.skipped |= unknown
+        checker.unmapped.extend(zip(checker.batch.positions[unknown].tolist(), text[unknown].tolist()))
+    return mapped.to_numpy(dtype=object)
+
+
+def _numbers(raw: pd.DataFrame, name: str, scale: float, checker: _Checker) -> np.ndarray:
+    column = checker.columns[name]
+    values = raw[name]
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    present = values.notna().to_numpy()
+    bad = present & ~np.isfinite(numbers)
+    checker.fail(bad, lambda i: f"column {column!r} ({name}) holds {_shown(values.iloc[i])!r}, which is not a "
+                 "finite number", "fix the value")
+    return numbers * scale
+
+
+def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as plain objects with None for missing (pandas may hand Arrow strings with NaN)."""
+    out = {}
+    for name, values in frame.items():
+        if pd.api.types.is_datetime64_any_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+            out[name] = values
+        else:
+            out[name] = values.astype(object).where(values.notna(), None)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _optional_text(values: pd.Series) -> np.ndarray:
+    out = values.to_numpy(dtype=object, na_value=None).copy()
+    for i, v in enumerate(out):
+        if v is not None and not isinstance(v, str):
+            out[i] = None if isinstance(v, (dict, list)) else str(v)
+        elif isinstance(v, str):
+            v = v.strip()
+            out[i] = v or None
+    return out
+
+
+def _invalid_text(values: pd.Series) -> np.ndarray:
+    return values.map(lambda v: isinstance(v, (dict, list))).to_numpy(dtype=bool)
+
+
+def _shown(value: object) -> object:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

@@ -1,0 +1,243 @@
+"""Streaming a log file (CSV, JSON lines or Parquet; gzip allowed) in batches of raw values.
+
+Only I/O and shape live here: each batch is a frame with one column per mapped field
+(named by our field), the values as the file wrote them, plus where each row came from
+(line numbers for text files, row numbers for Parquet) so every error can point at it.
+Reading never holds more than one batch, whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from timgen_data.errors import MalformedInputError, UsageError
+
+SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+            ".parquet": "parquet", ".pq": "parquet"}
+_GZIP_MAGIC = b"\x1f\x8b"
+# Fields whose values are names or ids: kept as text exactly as written ("007" stays "007").
+TEXT_FIELDS = ("user", "item", "action", "device", "platform", "geo", "category", "title")
+
+
+@dataclass
+class Batch:
+    frame: pd.DataFrame  # one column per mapped field, raw values
+    positions: np.ndarray  # line (text files) or row (Parquet) number of each frame row
+    malformed: list[tuple[int, str]] = field(default_factory=list)  # (position, reason) of unreadable records
+    done_bytes: int = 0  # bytes of the file read so far (compressed), for progress
+
+
+@dataclass(frozen=True)
+class Header:
+    columns: list[str]
+    first_row: dict[str, Any] | None  # the first record, every column, for error messages
+
+
+def detect_format(path: Path, declared: str) -> str:
+    """``declared`` unless it is "auto"; then the format the name says (``.csv.gz`` is csv)."""
+    if declared != "auto":
+        return declared
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".gzip"):
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in SUFFIXES:
+        return SUFFIXES[suffixes[-1]]
+    raise UsageError(f"cannot tell the format of {path} from its name; set format = \"csv\", \"jsonl\" or "
+                     "\"parquet\" in the mapping")
+
+
+def position_word(fmt: str) -> str:
+    return "row" if fmt == "parquet" else "line"
+
+
+def read_header(path: Path, fmt: str, delimiter: str) -> Header:
+    """The file's column names and its first record (JSON lines: the union of the first record's keys)."""
+    if fmt == "parquet":
+        parquet = pq.ParquetFile(path)
+        columns = parquet.schema_arrow.names
+        first = None
+        for batch in parquet.iter_batches(batch_size=1):
+            first = {k: _plain(v) for k, v in batch.to_pylist()[0].items()}
+            break
+        return Header(columns, first)
+    with _open_text(path) as (text, _):
+        if fmt == "csv":
+            reader = csv.reader(text, delimiter=delimiter)
+            columns = next(reader, [])
+            row = next(reader, None)
+            first = dict(zip(columns, row)) if row is not None else None
+            return Header(columns, first)
+        for line in text:
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    break
+                if isinstance(record, dict):
+                    return Header(list(record), record)
+                break
+    return Header([], None)
+
+
+def read_batches(path: Path, fmt: str, columns: dict[str, str], *, delimiter: str = ",",
+                 batch_rows: int = 50_000) -> Iterator[Batch]:
+    """Batches of ``columns`` (our field → the file's column) from ``path``."""
+    if fmt == "parquet":
+        yield from _parquet_batches(path, columns, batch_rows)
+    elif fmt == "csv":
+        yield from _csv_batches(path, columns, delimiter, batch_rows)
+    else:
+        yield from _jsonl_batches(path, columns, batch_rows)
+
+
+def _parquet_batches(path: Path, columns: dict[str, str], batch_rows: int) -> Iterator[Batch]:
+    parquet = pq.ParquetFile(path)
+    wanted = list(dict.fromkeys(columns.values()))
+    row = 0
+    total = max(parquet.metadata.num_rows, 1)
+    size = Path(path).stat().st_size
+    for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+        data = {}
+        for ours, theirs in columns.items():
+            array = record_batch.column(theirs)
+            if ours in TEXT_FIELDS and not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+                array = _as_text(array)
+            data[ours] = array.to_pandas()
+        frame = pd.DataFrame(data)
+        positions = np.arange(row + 1, row + len(frame) + 1)
+        row += len(frame)
+        yield Batch(frame, positions, done_bytes=int(size * row / total))
+
+
+def _as_text(array: pa.Array) -> pa.Array:
+    """Ids stored as numbers become their text ("7", never "7.0"); other types cast as Arrow writes them."""
+    if pa.types.is_floating(array.type):
+        values = array.to_pylist()
+        return pa.array([None if v is None else _text(v) for v in values], type=pa.string())
+    return array.cast(pa.string())
+
+
+def _csv_batches(path: Path, columns: dict[str, str], delimiter: str, batch_rows: int) -> Iterator[Batch]:
+    with _open_text(path) as (text, raw):
+        reader = csv.reader(text, delimiter=delimiter)
+        header = next(reader, [])
+        index = {name: i for i, name in enumerate(header)}
+        picks = [(ours, index[theirs]) for ours, theirs in columns.items()]
+        width = len(header)
+        rows: list[list[str | None]] = []
+        positions: list[int] = []
+        malformed: list[tuple[int, str]] = []
+        for record in reader:
+            line = reader.line_num
+            if not record:
+                continue  # a blank line is no record
+            if len(record) != width:
+                malformed.append((line, f"has {len(record)} fields where the header has {width}"))
+            else:
+                rows.append([record[i] or None for _, i in picks])
+                positions.append(line)
+            if len(rows) >= batch_rows:
+                yield _text_batch(rows, positions, malformed, [o for o, _ in picks], raw)
+                rows, positions, malformed = [], [], []
+        if rows or malformed:
+            yield _text_batch(rows, positions, malformed, [o for o, _ in picks], raw)
+
+
+def _jsonl_batches(path: Path, columns: dict[str, str], batch_rows: int) -> Iterator[Batch]:
+    fields = list(columns)
+    with _open_text(path) as (text, raw):
+        rows: list[list[Any]] = []
+        positions: list[int] = []
+        malformed: list[tuple[int, str]] = []
+        for line, content in enumerate(text, start=1):
+            if not content.strip():
+                continue
+            try:
+                record = json.loads(content)
+            except ValueError as exc:
+                malformed.append((line, f"is not valid JSON ({exc.msg} at column {exc.colno})"))
+                continue
+            if not isinstance(record, dict):
+                malformed.append((line, f"is a JSON {type(record).__name__}, not an object"))
+                continue
+            rows.append([_json_value(record.get(columns[f]), f) for f in fields])
+            positions.append(line)
+            if len(rows) >= batch_rows:
+                yield _text_batch(rows, positions, malformed, fields, raw)
+                rows, positions, malformed = [], [], []
+        if rows or malformed:
+            yield _text_batch(rows, positions, malformed, fields, raw)
+
+
+def _text_batch(rows: list[list[Any]], positions: list[int], malformed: list[tuple[int, str]], fields: list[str],
+                raw: _CountingReader) -> Batch:
+    frame = pd.DataFrame(rows, columns=fields, dtype=object)
+    return Batch(frame, np.asarray(positions, dtype=np.int64), malformed, raw.count)
+
+
+def _json_value(value: Any, field_name: str) -> Any:
+    if field_name in TEXT_FIELDS and value is not None and not isinstance(value, (dict, list)):
+        return _text(value)
+    return value
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON can show it in an error message."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read from the file itself (compressed when gzip), so progress follows the disk."""
+
+    def __init__(self, inner: BinaryIO) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.inner.readinto(buffer)
+        self.count += n or 0
+        return n
+
+
+@contextmanager
+def _open_text(path: Path) -> Iterator[tuple[io.TextIOBase, _CountingReader]]:
+    """``path`` as UTF-8 text (gunzipped when the bytes say gzip, whatever the name), newline-safe for csv."""
+    with open(path, "rb") as file:
+        gzipped = file.read(2) == _GZIP_MAGIC
+        file.seek(0)
+        raw = _CountingReader(file)
+        buffered = io.BufferedReader(raw, buffer_size=1 << 20)
+        binary: BinaryIO = gzip.GzipFile(fileobj=buffered) if gzipped else buffered
+        try:
+            yield io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""), raw
+        except UnicodeDecodeError as exc:
+            raise MalformedInputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start} of a block); "
+                                      "convert it to UTF-8 first") from None
+        except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+            raise MalformedInputError(f"{path} cannot be read to its end ({exc}); fetch it again") from None
