@@ -31,6 +31,7 @@ from timgen_data.collectors.records import ACTIONS
 from timgen_data.errors import ConfigError, MalformedInputError, TimeValueError
 
 OUTPUT = ("user", "item", "ts", "action", "value", "duration", "device", "platform", "geo", "category", "title")
+_TEXT_OUT = ("user", "item", "action", "device", "platform", "geo", "category", "title")
 _OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _SECOND = pd.Timedelta(seconds=1)
 
@@ -65,7 +66,8 @@ def convert_batch(batch: Batch, mapping: EventMapping, file: str, word: str) -> 
         out[name] = _numbers(raw, name, getattr(mapping.scale, name), checker) if name in raw else np.full(n, np.nan)
     for name in ("device", "platform", "geo", "category", "title"):
         out[name] = _optional_text(raw[name]) if name in raw else np.full(n, None, dtype=object)
-    frame = pd.DataFrame(out)
+    # Object columns stay object: pandas would otherwise infer strings and turn None into NaN.
+    frame = pd.DataFrame({k: pd.Series(v, dtype=object) if k in _TEXT_OUT else v for k, v in out.items()})
     frame["position"] = batch.positions
     keep = ~checker.bad & ~checker.skipped
     return Converted(frame[keep].reset_index(drop=True), checker.rejected, checker.unmapped)
@@ -223,7 +225,7 @@ def _localize(parsed: pd.Series, zone: str) -> pd.Series:
 
 
 def _seconds(parsed: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    ok = parsed.notna().to_numpy()
+    ok = parsed.notna().to_numpy().copy()
     epoch = pd.Timestamp(0, tz="UTC")
     seconds = ((parsed.dt.tz_convert("UTC") - epoch) // _SECOND).to_numpy(dtype=np.float64, na_value=0.0)
     return seconds.astype(np.int64), ok
