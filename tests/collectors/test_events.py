@@ -322,3 +322,31 @@ def test_cli_accepts_shell_expanded_paths(tmp_path):
     bad = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "collect", "events", "--path", str(a),
                                    "--mapping", str(tmp_path / "missing.toml")])
     assert bad.exit_code == 2 and "missing.toml not found" in bad.output
+
+
+def test_quoted_values_spanning_lines_keep_exact_line_numbers(sqlite_store, tmp_path):
+    log = write(tmp_path / "titles.csv", 'u,i,t,title\na,x,1767225600,"Two\nlines"\n\nb,y,1767225601,One\n'
+                                         'c,z,never,Bad\n')
+    text = '[columns]\nuser = "u"\nitem = "i"\ntime = "t"\ntitle = "title"\n[action]\nfixed = "view"\n'
+    with pytest.raises(EventValueError, match=r"titles.csv line 6: column 't' \(time\) holds 'never', which is not "
+                                              r"a time \(expected epoch"):
+        collect_events(sqlite_store, [str(log)], load_mapping(write(tmp_path / "m.toml", text)), data_dir=tmp_path)
+    report = collect_events(sqlite_store, [str(log)], load_mapping(write(tmp_path / "m.toml", 'on_error = "skip"\n'
+                                                                         + text)), data_dir=tmp_path)
+    # The physical line of the bad row, counting the value's own line break and the blank line.
+    assert [r.line for r in report.rejections.kept] == [6]
+    with sqlite_store.begin() as conn:
+        assert dict(fetch_rows(conn, "SELECT external_id, title FROM items")) == {"x": "Two\nlines", "y": "One"}
+
+
+def test_unquoted_csv_lines_are_exact_across_batches_blank_lines_and_bad_rows(sqlite_store, tmp_path):
+    lines = ["u,i,t"] + [f"u{k},i{k},{1767225600 + k}" for k in range(1, 40)]
+    lines[10] = "u10,i10"  # a short row
+    lines[20] = ""  # a blank line
+    lines[30] = "u30,i30,soon"  # a time that does not parse
+    log = write(tmp_path / "plain.csv", "\n".join(lines) + "\n")
+    mapping = load_mapping(write(tmp_path / "m.toml", 'on_error = "skip"\n[columns]\nuser = "u"\nitem = "i"\n'
+                                                      'time = "t"\n[action]\nfixed = "view"\n'))
+    report = collect_events(sqlite_store, [str(log)], mapping, data_dir=tmp_path, batch_rows=4)
+    assert [r.line for r in report.rejections.kept] == [11, 31]
+    assert report.stored["interactions"] == 36

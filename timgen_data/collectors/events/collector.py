@@ -22,7 +22,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -258,15 +257,12 @@ def _save_rows(conn: Connection, rows: pd.DataFrame, mapping: EventMapping, sour
     report.written["items"] += upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"],
                                            [(ns, i, "[]", "{}") for i in items], conflict=["source", "external_id"])
     _update_items(conn, rows, ns)
-    user_ids, item_ids = ids_of(conn, "users", ns, users), ids_of(conn, "items", ns, items)
-    values = rows["value"].to_numpy(dtype=np.float64)
-    durations = rows["duration"].to_numpy(dtype=np.float64)
-    interactions = [
-        (user_ids[u], item_ids[i], int(ts), action, _number(v), _number(d), dev, plat, geo, source_id)
-        for u, i, ts, action, v, d, dev, plat, geo in zip(
-            rows["user"], rows["item"], rows["ts"], rows["action"], values, durations, rows["device"],
-            rows["platform"], rows["geo"])
-    ]
+    user_ids = rows["user"].map(ids_of(conn, "users", ns, users)).tolist()
+    item_ids = rows["item"].map(ids_of(conn, "items", ns, items)).tolist()
+    interactions = list(zip(
+        user_ids, item_ids, rows["ts"].tolist(), rows["action"].tolist(), _nullable(rows["value"]),
+        _nullable(rows["duration"]), rows["device"].tolist(), rows["platform"].tolist(), rows["geo"].tolist(),
+        [source_id] * len(rows)))
     written = save_interactions(conn, interactions)
     report.written["interactions"] += written
     report.skipped["duplicates"] = report.skipped.get("duplicates", 0) + len(interactions) - written
@@ -287,8 +283,9 @@ def _update_items(conn: Connection, rows: pd.DataFrame, ns: str) -> None:
         upsert_rows(conn, "items", columns, records, conflict=["source", "external_id"], update=update)
 
 
-def _number(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+def _nullable(numbers: pd.Series) -> list[float | None]:
+    """Floats with None for NaN: drivers store NaN as a number (PostgreSQL) or refuse it."""
+    return numbers.astype(object).where(numbers.notna(), None).tolist()
 
 
 def _new_report(files: list[EventFile], mapping: EventMapping) -> CollectReport:

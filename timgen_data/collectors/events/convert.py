@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from timgen_data.alignment.timeline import (
     UNITS,
@@ -109,7 +111,7 @@ class _Checker:
     def required_text(self, name: str) -> np.ndarray:
         values = self.batch.frame[name]
         text = _optional_text(values)
-        nested = _invalid_text(values)
+        nested = _invalid_text(values, pd.isna(text))
         column = self.columns[name]
         self.fail(nested, lambda i: f"column {column!r} ({name}) holds a nested value, not an id",
                   f"every row needs a plain {name} id")
@@ -168,15 +170,17 @@ def _text_times(raw: pd.Series, fmt: str, zone: str):
                 ts[rows.to_numpy()] = normalize_time(value, zone=zone, earliest=-(2**62), latest=2**62).ts
                 ok[rows.to_numpy()] = True
             except TimeValueError as exc:
+                # The timeline's message names the value already; keep what it expected.
+                expected_text = str(exc).split("; ", 1)[-1]
                 for i in rows:
-                    reasons[int(i)] = str(exc).split(": ", 1)[-1]
+                    reasons[int(i)] = f"is not a time ({expected_text})"
     expected = "is not ISO 8601 ('2026-01-05T10:20:30Z')" if fmt == "iso8601" else "is not a time"
     return ts, ok, lambda i: reasons.get(i, expected)
 
 
 def _epochs(raw: pd.Series, mapping: EventMapping, checker: _Checker, present: np.ndarray) -> np.ndarray:
     column = checker.columns["time"]
-    numbers = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = _floats(raw)
     finite = np.isfinite(numbers)
     fix = f"fix the value, or the mapping's [time] format (now {mapping.time.format!r})"
     checker.fail(present & ~finite, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which is "
@@ -192,9 +196,9 @@ def _epochs(raw: pd.Series, mapping: EventMapping, checker: _Checker, present: n
         unit = mapping.time.format.removeprefix("epoch_")
     ts = np.floor(np.where(finite, numbers, 0.0) / UNITS[unit])
     # Exact integer division where the float path could round (milliseconds beyond 2**53 do not occur).
-    ints = pd.to_numeric(raw, errors="coerce")
-    if pd.api.types.is_integer_dtype(ints.dtype):
-        ts = ints.to_numpy() // UNITS[unit]
+    ints = _exact_ints(raw)
+    if ints is not None:
+        ts = ints // UNITS[unit]
     ts = ts.astype(np.int64)
     _check_range(ts, present & finite, raw, column, checker, fix)
     return ts
@@ -237,7 +241,7 @@ def _all_numeric(raw: pd.Series) -> bool:
         return False
     if pd.api.types.is_numeric_dtype(present.dtype):
         return True
-    return bool(pd.to_numeric(present, errors="coerce").notna().all())
+    return bool(np.isfinite(_floats(present)).all())
 
 
 def _actions(raw: pd.DataFrame, mapping: EventMapping, checker: _Checker) -> np.ndarray:
@@ -272,7 +276,7 @@ def _actions(raw: pd.DataFrame, mapping: EventMapping, checker: _Checker) -> np.
 def _numbers(raw: pd.DataFrame, name: str, scale: float, checker: _Checker) -> np.ndarray:
     column = checker.columns[name]
     values = raw[name]
-    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    numbers = _floats(values)
     present = values.notna().to_numpy()
     bad = present & ~np.isfinite(numbers)
     checker.fail(bad, lambda i: f"column {column!r} ({name}) holds {_shown(values.iloc[i])!r}, which is not a "
@@ -292,18 +296,57 @@ def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _optional_text(values: pd.Series) -> np.ndarray:
-    out = values.to_numpy(dtype=object, na_value=None).copy()
-    for i, v in enumerate(out):
-        if v is not None and not isinstance(v, str):
-            out[i] = None if isinstance(v, (dict, list)) else str(v)
-        elif isinstance(v, str):
-            v = v.strip()
-            out[i] = v or None
-    return out
+    """Trimmed text with None for missing or blank, as an object array (Arrow's kernels on the common path)."""
+    try:
+        array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or nested values from JSON: one by one
+        return np.array([_one_text(v) for v in values], dtype=object)
+    trimmed = pc.utf8_trim_whitespace(array)
+    blank = pc.equal(pc.utf8_length(trimmed), 0)
+    return pc.if_else(blank, pa.scalar(None, pa.string()), trimmed).to_numpy(zero_copy_only=False)
 
 
-def _invalid_text(values: pd.Series) -> np.ndarray:
-    return values.map(lambda v: isinstance(v, (dict, list))).to_numpy(dtype=bool)
+def _one_text(value: object) -> str | None:
+    if value is None or isinstance(value, (dict, list)) or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return str(value).strip() or None
+
+
+def _invalid_text(values: pd.Series, missing: np.ndarray) -> np.ndarray:
+    """Rows holding a JSON object or list (only rows whose text came out missing can)."""
+    nested = np.zeros(len(values), dtype=bool)
+    for i in np.flatnonzero(missing):
+        nested[i] = isinstance(values.iloc[i], (dict, list))
+    return nested
+
+
+def _floats(values: pd.Series) -> np.ndarray:
+    """Numbers as float64 with NaN where missing or not a number (Arrow's cast on the common path)."""
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        return pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _exact_ints(values: pd.Series) -> np.ndarray | None:
+    """The column as int64 when every value is a whole number written as one (no float rounding), else None."""
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.isna().any():
+        return values.to_numpy(dtype=np.int64)
+    if values.dtype != object:
+        return None
+    listed = values.tolist()
+    if all(type(v) is int for v in listed):  # JSON numbers: exact already
+        return np.array(listed, dtype=np.int64)
+    try:
+        array = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+        if array.null_count:
+            return None
+        return pc.cast(array, pa.int64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
 
 
 def _shown(value: object) -> object:

@@ -1,0 +1,123 @@
+"""Platform-log ingest benchmark: ``collect events`` against the MovieLens collector and the floor.
+
+Generates an ML-1M-sized corpus (1,000,209 ratings by 6,040 users of 3,706 movies), writes
+its ratings as a platform log (CSV with a header, and Parquet), and measures in one run:
+
+- events csv / parquet: ``collect_events`` with a mapping (fixed action ``rate``, epoch
+  seconds): the column check, the full value check before anything is stored, then the
+  batched store with its cursor;
+- movielens: ``collect_movielens`` from the same ratings in the release layout;
+- floor: pyarrow parse of the CSV plus one raw ``sqlite3`` executemany of the same rows, in
+  one transaction, into the same ``interactions`` table (schema.sql's DDL, the store's pragmas).
+
+    python benchmarks/events.py [--workdir DIR] [--ratings N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from dataclasses import replace
+from itertools import repeat
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from timgen_data.collectors.events import collect_events, load_mapping
+from timgen_data.collectors.movielens import collect_movielens
+from timgen_data.collectors.movielens.ratings import parse_ratings
+from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
+from timgen_data.store import Store, schema_statements
+from timgen_data.store.engine import _tune_sqlite
+
+ML_1M = CorpusSpec(users=6040, items=3706, ratings=1_000_209, seed=1, layout="1m")
+MAPPING = """\
+name = "bench"
+[columns]
+user = "user_id"
+item = "item_id"
+time = "ts"
+value = "rating"
+[time]
+format = "epoch_s"
+[action]
+fixed = "rate"
+"""
+
+
+def timed(func):
+    start = time.perf_counter()
+    result = func()
+    return time.perf_counter() - start, result
+
+
+def floor(csv_file: Path, db_path: Path) -> float:
+    start = time.perf_counter()
+    table = pacsv.read_csv(csv_file)
+    rows = zip(
+        table["user_id"].to_pylist(), table["item_id"].to_pylist(), table["ts"].to_pylist(), repeat("rate"),
+        table["rating"].to_pylist(), repeat(None), repeat(None), repeat(None), repeat(None), repeat(1),
+    )
+    conn = sqlite3.connect(db_path)
+    _tune_sqlite(conn, None)
+    conn.execute("PRAGMA foreign_keys=OFF")  # the floor has no users/items rows to point at
+    for statement in schema_statements():
+        conn.execute(statement)
+    with conn:
+        conn.executemany(
+            "INSERT INTO interactions (user_id, item_id, ts, action, value, duration, device, platform, geo, "
+            "source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
+        )
+    conn.close()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, help="keep files here (default: a temporary folder)")
+    parser.add_argument("--ratings", type=int, default=ML_1M.ratings, help="corpus size (default: ML-1M's)")
+    args = parser.parse_args()
+    spec = replace(ML_1M, ratings=args.ratings)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        corpus = generate_corpus(work / "generated", spec)
+        archive = zip_release(corpus.folder, work / "ml-1m.zip")
+        table, _ = parse_ratings(corpus.folder / "ratings.dat")
+        log = pa.table({"user_id": table["user"], "item_id": table["item"], "rating": table["rating"],
+                        "ts": table["ts"]})
+        pacsv.write_csv(log, work / "log.csv")
+        pq.write_table(log, work / "log.parquet")
+        (work / "mapping.toml").write_text(MAPPING)
+        mapping = load_mapping(work / "mapping.toml")
+        print(f"corpus: {corpus.ratings:,} ratings, {corpus.users:,} users, {corpus.items:,} movies")
+
+        floor_s = floor(work / "log.csv", work / "floor.sqlite")
+        results = {}
+        for name, run in (
+            ("events csv", lambda s: collect_events(s, [str(work / "log.csv")], mapping, data_dir=work / "d1")),
+            ("events parquet", lambda s: collect_events(s, [str(work / "log.parquet")], mapping,
+                                                        data_dir=work / "d2")),
+            ("movielens", lambda s: collect_movielens(s, "1m", data_dir=work / "d3", from_file=archive)),
+        ):
+            store = Store.open(f"sqlite:///{work / (name.replace(' ', '-') + '.sqlite')}")
+            seconds, report = timed(lambda: run(store))
+            assert report.stored["interactions"] == corpus.ratings, (name, report.stored)
+            again, _ = timed(lambda: run(store))
+            store.dispose()
+            results[name] = (seconds, again)
+
+    print(f"{'floor (pyarrow parse + sqlite3 executemany, 1 tx)':52s}: {floor_s:6.2f} s")
+    for name, (seconds, again) in results.items():
+        print(f"{name:52s}: {seconds:6.2f} s   {seconds / floor_s:.2f}x floor   "
+              f"{corpus.ratings / seconds:>9,.0f} rows/s   re-run {again:.2f} s")
+    events_s = results["events csv"][0]
+    print(f"events csv / movielens: {events_s / results['movielens'][0]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
