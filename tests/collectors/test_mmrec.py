@@ -17,7 +17,7 @@ from timgen_data.cli import cli
 from timgen_data.cli.collect import collect
 from timgen_data.cli.collect_mmrec import mmrec
 from timgen_data.collectors.mmrec import collect_mmrec
-from timgen_data.errors import ConfigError
+from timgen_data.errors import ConfigError, UsageError
 from timgen_data.labeling import label_store
 from timgen_data.store import Store, fetch_rows
 
@@ -26,14 +26,15 @@ if "mmrec" not in collect.commands:
 
 
 def read_folder(folder: Path, name: str):
-    """(user, item, rating, ts) by original ids, and {modality: {original item: row}}."""
+    """(user, item, rating, ts, x_label) by original ids, and {modality: {original item: row}}."""
     maps = {}
     for which in ("u", "i"):
         with open(folder / f"{which}_id_mapping.csv", newline="") as fh:
             rows = list(csv.reader(fh, delimiter="\t"))
         maps[which] = {int(r): o for o, r in rows[1:]}
     lines = (folder / f"{name}.inter").read_text().splitlines()[1:]
-    inter = {(maps["u"][int(u)], maps["i"][int(i)], float(r), int(t)) for u, i, r, t, _ in (l.split("\t") for l in lines)}
+    inter = {(maps["u"][int(u)], maps["i"][int(i)], float(r), int(t), int(x))
+             for u, i, r, t, x in (line.split("\t") for line in lines)}
     feats = {}
     for modality in ("image", "text"):
         matrix = np.load(folder / f"{modality}_feat.npy")
@@ -66,7 +67,9 @@ def test_round_trip_through_build_and_export(exported, tmp_path):
                 ("mmrec:tiny/image_feat.npy@1",), ("mmrec:tiny/text_feat.npy@1",)]
             assert all(e.startswith("u") for (e,) in fetch_rows(conn, "SELECT external_id FROM users"))
         label_store(store, "movie")
-        build_dataset(store, tmp_path / "built" / "again", BuildOptions())
+        # The toolbox's own split comes back through the splits file the import wrote.
+        splits_file = tmp_path / "data" / "imports" / "mmrec-tiny" / "splits.csv"
+        build_dataset(store, tmp_path / "built" / "again", BuildOptions(split="given", split_file=str(splits_file)))
     finally:
         store.dispose()
     export_dataset(tmp_path / "built" / "again", tmp_path / "out", "mmrec", name="tiny")
@@ -135,3 +138,58 @@ def test_cli_json(exported, tmp_path):
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path / "data"), "collect", "mmrec",
                                       "--path", str(exported), "--name", "nope"])
     assert result.exit_code == 2 and "nope.inter not found" in result.output
+
+
+def test_a_split_unlike_ours_comes_back_through_build_given(exported, tmp_path):
+    """MMRec's splits are per-interaction labels: two test items for one user, none for another."""
+    inter = exported / "tiny.inter"
+    header, *lines = inter.read_text().splitlines()
+    rows = [line.split("\t") for line in lines]
+    by_user: dict[str, list[list[str]]] = {}
+    for row in rows:
+        by_user.setdefault(row[0], []).append(row)
+    users = sorted(by_user)
+    for k, user in enumerate(users):
+        history = sorted(by_user[user], key=lambda r: int(r[3]))
+        labels = ["0"] * len(history)
+        if k == 0:
+            labels[-2:] = ["2", "2"]  # two test targets
+        elif k == 1:
+            pass  # all train
+        else:
+            labels[-3:] = ["1", "2", "2"] if k % 2 else ["1", "1", "2"]
+        for row, label in zip(history, labels):
+            row[4] = label
+    inter.write_text("\n".join([header, *("\t".join(r) for r in rows)]) + "\n")
+    store = open_store(tmp_path)
+    try:
+        collect_mmrec(store, exported, data_dir=tmp_path / "data")
+        label_store(store, "movie")
+        splits_file = tmp_path / "data" / "imports" / "mmrec-tiny" / "splits.csv"
+        build_dataset(store, tmp_path / "built", BuildOptions(split="given", split_file=str(splits_file)))
+    finally:
+        store.dispose()
+    export_dataset(tmp_path / "built", tmp_path / "out", "mmrec", name="tiny")
+    before, _ = read_folder(exported, "tiny")
+    after, _ = read_folder(tmp_path / "out" / "tiny", "tiny")
+    assert after == before
+    assert sum(x == 2 for *_, x in after) == 2 + 2 * (len(users) - 2) - (len(users) - 2) // 2
+
+
+def test_split_file_must_label_every_interaction(exported, tmp_path):
+    store = open_store(tmp_path)
+    try:
+        collect_mmrec(store, exported, data_dir=tmp_path / "data")
+        label_store(store, "movie")
+        splits_file = tmp_path / "data" / "imports" / "mmrec-tiny" / "splits.csv"
+        lines = splits_file.read_text().splitlines()
+        splits_file.write_text("\n".join(lines[:-1]) + "\n")
+        with pytest.raises(UsageError, match=r"has no split for 1 interaction\(s\), e.g. user"):
+            build_dataset(store, tmp_path / "built", BuildOptions(split="given", split_file=str(splits_file)))
+        splits_file.write_text("\n".join(lines).replace(",test", ",holdout") + "\n")
+        with pytest.raises(UsageError, match="'holdout' is not train/validation/test"):
+            build_dataset(store, tmp_path / "built", BuildOptions(split="given", split_file=str(splits_file)))
+        with pytest.raises(UsageError, match="--split given needs --split-file"):
+            build_dataset(store, tmp_path / "built", BuildOptions(split="given"))
+    finally:
+        store.dispose()

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from timgen_data.collectors.movielens import CITATION as MOVIELENS_CITATION
 from timgen_data.build.splits import SPLITS
+from timgen_data.collectors.movielens import CITATION as MOVIELENS_CITATION
 
 TIMGEN_CITATION = """@article{timgen,
   title  = {Temporal Interest-Driven Multimodal Personalized Content Generation},

@@ -26,7 +26,14 @@ from timgen_data.build.plots import plot_statistics
 from timgen_data.build.publish import SALT_FILE_NAME
 from timgen_data.build.schema import DATASET_FORMAT_VERSION
 from timgen_data.build.sequences import Interactions, load_interactions
-from timgen_data.build.splits import SPLITS, SplitRows, leave_last_out, time_split
+from timgen_data.build.splits import (
+    SPLITS,
+    SplitRows,
+    given_split,
+    leave_last_out,
+    read_split_file,
+    time_split,
+)
 from timgen_data.build.tables import contract_arrays, items_table, split_table
 from timgen_data.errors import NothingToDoError, UsageError
 from timgen_data.labeling.scenarios import SCENARIOS
@@ -41,7 +48,8 @@ class BuildOptions:
     """What to build. Every field is recorded in the card and ``build.json``."""
 
     scenario: str = "movie"
-    split: Literal["leave-last-out", "time"] = "leave-last-out"
+    split: Literal["leave-last-out", "time", "given"] = "leave-last-out"
+    split_file: str | None = None  # with split="given": user_id,item_id,ts,split per interaction
     valid_start: int | None = None
     test_start: int | None = None
     min_interactions: int = 1
@@ -53,8 +61,10 @@ class BuildOptions:
             raise UsageError(f"unknown scenario {self.scenario!r}; choose one of {', '.join(SCENARIOS)}")
         if self.split == "time" and (self.valid_start is None or self.test_start is None):
             raise UsageError("--split time needs --valid-start and --test-start (UTC epoch seconds or dates)")
-        if self.split not in ("leave-last-out", "time"):
-            raise UsageError(f"unknown split {self.split!r}; use leave-last-out or time")
+        if self.split == "given" and not self.split_file:
+            raise UsageError("--split given needs --split-file (user_id,item_id,ts,split per interaction)")
+        if self.split not in ("leave-last-out", "time", "given"):
+            raise UsageError(f"unknown split {self.split!r}; use leave-last-out, time or given")
         if self.min_interactions < 1 or self.k_core < 0:
             raise UsageError("--min-interactions must be >= 1 and --k-core >= 0")
 
@@ -84,10 +94,12 @@ def build_dataset(
     data = min_interactions(k_core(data, options.k_core), options.min_interactions)
     if data.num_users == 0:
         raise NothingToDoError("no user is left after the filters; lower --min-interactions or --k-core")
-    splits = (
-        leave_last_out(data) if options.split == "leave-last-out"
-        else time_split(data, int(options.valid_start), int(options.test_start))
-    )
+    if options.split == "leave-last-out":
+        splits = leave_last_out(data)
+    elif options.split == "time":
+        splits = time_split(data, int(options.valid_start), int(options.test_start))
+    else:
+        splits = given_split(data, read_split_file(Path(options.split_file), data))
     with store.begin() as conn:
         catalog = load_items(conn, sources, set(data.frame["item"].unique()), prefixed=data.prefixed)
     progress.advance("build")

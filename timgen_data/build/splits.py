@@ -8,8 +8,10 @@ so no split lets a model see interactions after what it is asked to predict.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from timgen_data.build.sequences import Interactions
 from timgen_data.errors import UsageError
@@ -85,3 +87,58 @@ def time_split(data: Interactions, valid_start: int, test_start: int) -> dict[st
     t_pos = slice_positions(t_starts, t_ends)
     test = _rows(t_users, t_starts, t_ends, ts[t_pos] >= test_start)
     return {"train": train, "validation": validation, "test": test}
+
+
+_SPLIT_NAMES = {"train": 0, "validation": 1, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
+
+
+def read_split_file(path: Path, data: Interactions) -> np.ndarray:
+    """Each interaction's split (0 train, 1 validation, 2 test) from a CSV with ``user_id``,
+    ``item_id``, ``ts`` and ``split`` (names or MMRec's 0/1/2), matched on (user, item, ts).
+
+    ``collect mmrec`` writes such a file for the toolbox's own split; every interaction the
+    build keeps must have a row, so a mismatch is an error rather than a silent train label.
+    """
+    try:
+        given = pd.read_csv(path, dtype={"user_id": str, "item_id": str, "split": str})
+    except FileNotFoundError:
+        raise UsageError(f"split file {path} not found; pass the splits.csv that `collect mmrec` wrote") from None
+    missing = {"user_id", "item_id", "ts", "split"} - set(given.columns)
+    if missing:
+        raise UsageError(f"split file {path} lacks the column(s) {', '.join(sorted(missing))}; it needs "
+                         "user_id, item_id, ts and split")
+    codes = given["split"].str.strip().str.lower().map(_SPLIT_NAMES)
+    if codes.isna().any():
+        bad = given.loc[codes.isna(), "split"].iloc[0]
+        raise UsageError(f"split file {path}: split {bad!r} is not train/validation/test or 0/1/2")
+    lookup = pd.Series(codes.to_numpy(dtype=np.int8),
+                       index=pd.MultiIndex.from_arrays([given["user_id"], given["item_id"], given["ts"].astype(np.int64)]))
+    lookup = lookup[~lookup.index.duplicated(keep="first")]
+    frame = data.frame
+    keys = pd.MultiIndex.from_arrays([frame["user"].astype(str), frame["item"].astype(str),
+                                      frame["ts"].astype(np.int64)])
+    labels = lookup.reindex(keys)
+    if labels.isna().any():
+        first = int(np.flatnonzero(labels.isna().to_numpy())[0])
+        row = frame.iloc[first]
+        raise UsageError(f"split file {path} has no split for {int(labels.isna().sum())} interaction(s), e.g. user "
+                         f"{row['user']!r}, item {row['item']!r}, ts {int(row['ts'])}; it must list every "
+                         "interaction the build keeps (build from the same source, or use another --split)")
+    return labels.to_numpy(dtype=np.int8)
+
+
+def given_split(data: Interactions, labels: np.ndarray) -> dict[str, SplitRows]:
+    """Splits from a label per interaction: each split's row runs from the user's first
+    interaction to its last one labelled with that split, whose labelled positions are the targets."""
+    starts = data.bounds[:-1]
+    users = np.arange(data.num_users)
+    position = np.arange(len(labels), dtype=np.int64)
+    result = {}
+    for code, name in enumerate(SPLITS):
+        mine = labels == code
+        # Per user, one past the last position with this label (the user's start when none).
+        last = np.maximum.reduceat(np.where(mine, position + 1, 0), starts) if len(labels) else starts * 0
+        row_ends = np.maximum(last, starts)
+        targets = mine[slice_positions(starts, row_ends)]
+        result[name] = _rows(users, starts, row_ends, targets)
+    return result

@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from timgen_data.build.schema import INTERACTIONS_FEATURES, ITEMS_FEATURES, MODALITIES, arrow_schema
+from timgen_data.build.schema import (
+    INTERACTIONS_FEATURES,
+    ITEMS_FEATURES,
+    MODALITIES,
+    arrow_schema,
+)
 from timgen_data.build.sequences import Interactions
 from timgen_data.build.splits import SplitRows, slice_positions
 

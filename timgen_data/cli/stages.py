@@ -44,7 +44,11 @@ def label(settings: Settings, scenario: str, weights: Path | None) -> None:
 @click.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="movie", show_default=True)
-@click.option("--split", type=click.Choice(["leave-last-out", "time"]), default="leave-last-out", show_default=True)
+@click.option("--split", type=click.Choice(["leave-last-out", "time", "given"]), default="leave-last-out",
+              show_default=True, help="given: each interaction's split from --split-file.")
+@click.option("--split-file", type=click.Path(exists=True, dir_okay=False), metavar="CSV",
+              help="With --split given: user_id,item_id,ts,split (train/validation/test or 0/1/2), e.g. the "
+                   "splits.csv `collect mmrec` writes.")
 @click.option("--valid-start", type=EpochOrDate(), help="With --split time: first validation time (epoch or ISO date).")
 @click.option("--test-start", type=EpochOrDate(), help="With --split time: first test time (epoch or ISO date).")
 @click.option("--min-interactions", type=int, default=1, show_default=True, help="Drop users with fewer interactions.")
@@ -52,16 +56,18 @@ def label(settings: Settings, scenario: str, weights: Path | None) -> None:
 @click.option("--source", "sources", multiple=True, metavar="NAMESPACE",
               help="Only these sources (e.g. movielens-1m); repeatable. Default: all.")
 @pass_settings
-def build(settings: Settings, out: Path, scenario, split, valid_start, test_start, min_interactions, k_core, sources):
+def build(settings: Settings, out: Path, scenario, split, split_file, valid_start, test_start, min_interactions, k_core,
+          sources):
     """Build a Hugging Face dataset (Parquet + card) of per-user chronological sequences.
 
     \b
     Example:
       timgen-data build out/ml-1m --split leave-last-out --min-interactions 5
       timgen-data build out/ml-1m-time --split time --valid-start 2000-12-01 --test-start 2001-01-01
+      timgen-data build out/baby --split given --split-file timgen-data/imports/mmrec-baby/splits.csv
     """
     options = BuildOptions(
-        scenario=scenario, split=split, valid_start=valid_start, test_start=test_start,
+        scenario=scenario, split=split, split_file=split_file, valid_start=valid_start, test_start=test_start,
         min_interactions=min_interactions, k_core=k_core, sources=tuple(sources),
     )
     store = settings.open_store()
