@@ -28,13 +28,13 @@ import httpx
 
 from timgen_data.alignment.content_store import ContentStore, StoredBlob
 from timgen_data.alignment.sniff import SNIFF_BYTES, fits_modality, sniff
-from timgen_data.collectors.download import (
-    client_scope,
-    _describe,
-    _int_header,
-    _retry_after,
-    _Transient,
-    _with_retries,
+from timgen_data.collectors.download import client_scope
+from timgen_data.collectors.retry import (
+    Transient,
+    describe_error,
+    int_header,
+    retry_after,
+    with_retries,
 )
 from timgen_data.progress import SILENT, Progress
 
@@ -80,7 +80,7 @@ def fetch_asset(
         if scheme in ("http", "https"):
             try:
                 with client_scope(client) as http:
-                    mime, extension = _with_retries(
+                    mime, extension = with_retries(
                         lambda: _http_once(http, url, staging, modality, max_bytes, timeout, progress, task),
                         max_attempts, max_retry_after, sleep,
                     )
@@ -91,13 +91,13 @@ def fetch_asset(
         else:
             raise _Refused(f"unsupported URL scheme {scheme!r}; expected http, https, file or a local path")
         blob = store.put_file(staging, mime=mime, extension=extension or "bin")
-    except _Transient as exc:
+    except Transient as exc:
         detail = getattr(exc, "detail", "")
         return _failed(url, f"{exc} after {max_attempts} attempts" + (f" ({detail})" if detail else ""))
     except _Refused as exc:
         return _failed(url, str(exc))
     except OSError as exc:  # our own disk: full, unwritable; recorded, and the run goes on
-        return _failed(url, f"could not store the asset: {_describe(exc)}")
+        return _failed(url, f"could not store the asset: {describe_error(exc)}")
     finally:
         staging.unlink(missing_ok=True)  # put_file moved it away on success
     return FetchOutcome("ok", blob, None, url)
@@ -124,7 +124,7 @@ def _http_once(
         with http.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=True) as response:
             _check_status(response)
             encoded = bool(response.headers.get("Content-Encoding", "").strip())
-            declared = _int_header(response, "Content-Length")
+            declared = int_header(response, "Content-Length")
             if declared is not None and declared > max_bytes and not encoded:
                 raise _Refused(f"larger than the {human_size(max_bytes)} limit (Content-Length {declared})")
             progress.start(task, total=declared, unit="B")
@@ -134,14 +134,14 @@ def _http_once(
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
         raise _transient(*_transport_words(exc)) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # bad URL, redirect loop: retrying cannot help
-        raise _Refused(f"cannot fetch: {_describe(exc)}") from exc
+        raise _Refused(f"cannot fetch: {describe_error(exc)}") from exc
     if declared is not None and not encoded and received != declared:
         raise _transient("connection dropped", f"received {received} of {declared} bytes")
     return kind
 
 
-def _transient(words: str, detail: str) -> _Transient:
-    transient = _Transient(words)
+def _transient(words: str, detail: str) -> Transient:
+    transient = Transient(words)
     transient.detail = detail  # reported after the attempt count, so the reason reads first
     return transient
 
@@ -152,7 +152,7 @@ def _check_status(response: httpx.Response) -> None:
         return
     words = f"HTTP {code} {response.reason_phrase}".strip()
     if code in (408, 429) or code >= 500:
-        raise _Transient(words, _retry_after(response) if code in (429, 503) else None)
+        raise Transient(words, retry_after(response) if code in (429, 503) else None)
     raise _Refused(words)
 
 
@@ -167,7 +167,7 @@ def _copy_local(source: Path, staging: Path, modality: str, max_bytes: int) -> t
             chunks = iter(lambda: src.read(_CHUNK), b"")
             _, kind = _write_checked(chunks, staging, modality, max_bytes, SILENT, "")
     except OSError as exc:
-        raise _Refused(f"could not copy {source}: {_describe(exc)}") from exc
+        raise _Refused(f"could not copy {source}: {describe_error(exc)}") from exc
     return kind
 
 
@@ -231,7 +231,7 @@ def _transport_words(exc: Exception) -> tuple[str, str]:
         return "connection dropped", detail
     if isinstance(exc, httpx.ConnectError):
         return "could not connect", detail
-    return "network error", _describe(exc)
+    return "network error", describe_error(exc)
 
 
 def human_size(n: int) -> str:

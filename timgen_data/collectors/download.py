@@ -13,29 +13,28 @@ Two processes downloading to the same ``dest`` at once are not supported.
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import math
 import os
 import re
 import time
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
-import tenacity
 
 from timgen_data.collectors.checksums import file_digests
+from timgen_data.collectors.retry import (
+    TRANSIENT_ERRORS,
+    Transient,
+    describe_error,
+    int_header,
+    retry_after,
+    with_retries,
+)
 from timgen_data.errors import ChecksumMismatchError, DownloadError
 from timgen_data.progress import SILENT, Progress
 
-_T = TypeVar("_T")
-# Failures another attempt may fix. UnsupportedProtocol and LocalProtocolError are
-# deliberately absent: retrying a bad URL or our own bad request cannot help.
-_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
 
@@ -48,14 +47,6 @@ class DownloadResult:
     md5: str
     resumed: bool  # some bytes came from an earlier, interrupted attempt or run
     reused: bool  # dest was already there and verified; nothing was fetched
-
-
-class _Transient(Exception):
-    """One attempt failed in a way that another attempt may fix."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after  # seconds the server (or we) asked to wait
 
 
 def download(
@@ -93,11 +84,11 @@ def download(
     task = f"download {dest.name}"
     with client_scope(client) as http:
         try:
-            resumed = _with_retries(
+            resumed = with_retries(
                 lambda: _fetch_once(http, url, part, timeout, progress, task),
                 max_attempts, max_retry_after, sleep,
             )
-        except _Transient as exc:
+        except Transient as exc:
             kept = part.stat().st_size if part.exists() else 0
             resume = f"; the {kept} bytes received so far are kept in {part} and will be resumed"
             raise DownloadError(
@@ -134,10 +125,10 @@ def fetch_text(
     def once(http: httpx.Client) -> str | None:
         try:
             response = http.get(url, timeout=timeout, follow_redirects=True)
-        except _TRANSIENT_ERRORS as exc:
-            raise _Transient(_describe(exc)) from exc
+        except TRANSIENT_ERRORS as exc:
+            raise Transient(describe_error(exc)) from exc
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
-            raise DownloadError(f"Could not fetch {url}: {_describe(exc)}") from exc
+            raise DownloadError(f"Could not fetch {url}: {describe_error(exc)}") from exc
         if response.status_code == 404:
             return None
         _raise_for_status(response, url, ok=range(200, 300))
@@ -145,8 +136,8 @@ def fetch_text(
 
     with client_scope(client) as http:
         try:
-            return _with_retries(lambda: once(http), max_attempts, max_retry_after, sleep)
-        except _Transient as exc:
+            return with_retries(lambda: once(http), max_attempts, max_retry_after, sleep)
+        except Transient as exc:
             raise DownloadError(
                 f"Could not fetch {url} after {max_attempts} attempts (last error: {exc}). "
                 "Check your network connection and re-run."
@@ -158,7 +149,7 @@ def _fetch_once(
 ) -> bool:
     """One GET into ``part``, resuming what is there; returns whether it resumed.
 
-    Raises _Transient when the body did not fully arrive; whatever did arrive stays
+    Raises Transient when the body did not fully arrive; whatever did arrive stays
     in ``part`` for the next attempt to resume.
     """
     offset = part.stat().st_size if part.exists() else 0
@@ -175,19 +166,19 @@ def _fetch_once(
                     progress.advance(task, offset)
                     return True
                 part.unlink(missing_ok=True)
-                raise _Transient(f"server cannot resume from byte {offset}; starting over", 0.0)
+                raise Transient(f"server cannot resume from byte {offset}; starting over", 0.0)
             _raise_for_status(response, url, ok=(200, 206))
             if response.status_code == 206:
                 start, total = _content_range(response)
-                if total is None and (length := _int_header(response, "Content-Length")) is not None:
+                if total is None and (length := int_header(response, "Content-Length")) is not None:
                     total = offset + length
                 if start != offset:
                     part.unlink(missing_ok=True)
-                    raise _Transient(f"server sent bytes from {start}, not {offset}; starting over", 0.0)
+                    raise Transient(f"server sent bytes from {start}, not {offset}; starting over", 0.0)
                 mode = "ab"
             else:  # 200: the server ignored the Range header; the full body follows
                 offset, mode = 0, "wb"
-                total = _int_header(response, "Content-Length")
+                total = int_header(response, "Content-Length")
             resumed = offset > 0
             progress.start(task, total=total, unit="B")
             if offset:
@@ -200,38 +191,14 @@ def _fetch_once(
                     progress.advance(task, len(chunk))
                 # Durable before the rename, so a power cut cannot leave an empty dest.
                 os.fsync(out.fileno())
-    except _TRANSIENT_ERRORS as exc:
-        raise _Transient(_describe(exc)) from exc
+    except TRANSIENT_ERRORS as exc:
+        raise Transient(describe_error(exc)) from exc
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # bad URL, redirect loop: retrying cannot help
-        raise DownloadError(f"Could not download {url}: {_describe(exc)}") from exc
+        raise DownloadError(f"Could not download {url}: {describe_error(exc)}") from exc
     size = part.stat().st_size
     if total is not None and size != total:
-        raise _Transient(f"connection closed after {size} of {total} bytes")
+        raise Transient(f"connection closed after {size} of {total} bytes")
     return resumed
-
-
-def _with_retries(
-    attempt: Callable[[], _T], max_attempts: int, max_retry_after: float, sleep: Callable[[float], None]
-) -> _T:
-    """Run ``attempt`` until it stops raising _Transient, at most max_attempts times."""
-    if max_attempts < 1:
-        raise ValueError("max_attempts must be at least 1")
-    backoff = tenacity.wait_exponential_jitter(initial=1, max=30, jitter=0.5)
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, max_retry_after)
-        return backoff(state)
-
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(max_attempts),
-        wait=wait,
-        retry=tenacity.retry_if_exception_type(_Transient),
-        sleep=sleep,
-        reraise=True,  # callers turn the last _Transient into a DownloadError
-    )
-    return retrying(attempt)
 
 
 def _raise_for_status(response: httpx.Response, url: str, *, ok: Container[int]) -> None:
@@ -239,8 +206,7 @@ def _raise_for_status(response: httpx.Response, url: str, *, ok: Container[int])
     if code in ok:
         return
     if code in (408, 429) or code >= 500:
-        retry_after = _retry_after(response) if code in (429, 503) else None
-        raise _Transient(f"HTTP {code} from {url}", retry_after)
+        raise Transient(f"HTTP {code} from {url}", retry_after(response) if code in (429, 503) else None)
     if code == 404:
         raise DownloadError(
             f"{url} was not found (HTTP 404); the file may have moved. Use --base-url to "
@@ -252,29 +218,6 @@ def _raise_for_status(response: httpx.Response, url: str, *, ok: Container[int])
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date), if usable."""
-    return retry_after_seconds(response.headers.get("Retry-After"))
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Seconds from a Retry-After value (delta-seconds or HTTP-date), if usable."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
-
-
 def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
     """(first byte, complete length) from Content-Range; None where not stated."""
     match = _CONTENT_RANGE.match(response.headers.get("Content-Range", "").strip())
@@ -282,11 +225,6 @@ def _content_range(response: httpx.Response) -> tuple[int | None, int | None]:
         return None, None
     first, _, total = match.groups()
     return (int(first) if first else None), (int(total) if total != "*" else None)
-
-
-def _int_header(response: httpx.Response, name: str) -> int | None:
-    value = response.headers.get(name, "")
-    return int(value) if value.isdigit() else None
 
 
 def _normalise(digest: str | None) -> str | None:
@@ -299,10 +237,6 @@ def _mismatch(expected: dict[str, str | None], digests: tuple[str, str]) -> tupl
         if want is not None and want != actual[algorithm]:
             return algorithm, want, actual[algorithm]
     return None
-
-
-def _describe(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def user_agent() -> str:

@@ -21,12 +21,12 @@ from typing import Any
 
 import httpx
 
-from timgen_data.collectors.download import (
-    _TRANSIENT_ERRORS,
-    _describe,
-    _retry_after,
-    _Transient,
-    _with_retries,
+from timgen_data.collectors.retry import (
+    TRANSIENT_ERRORS,
+    Transient,
+    describe_error,
+    retry_after,
+    with_retries,
 )
 from timgen_data.collectors.twitter.credentials import TOKEN_ENV
 from timgen_data.collectors.twitter.raw import RawResponse
@@ -78,9 +78,9 @@ class XClient:
         for _ in range(MAX_RATE_WAITS + 1):
             self._wait_if_used_up(endpoint)
             try:
-                response = _with_retries(lambda: self._once(path, params), self._max_attempts,
+                response = with_retries(lambda: self._once(path, params), self._max_attempts,
                                          MAX_RETRY_AFTER, self._sleep)
-            except _Transient as exc:
+            except Transient as exc:
                 raise DownloadError(
                     f"the X API at {self.public_base}{path} failed {self._max_attempts} times (last error: {exc}); "
                     "check the network or --base-url and re-run: what was collected so far is saved"
@@ -100,8 +100,8 @@ class XClient:
         try:
             answer = self._http.get(self._base + path, params=params, timeout=self._timeout,
                                     headers={"Authorization": f"Bearer {self._token}"})
-        except _TRANSIENT_ERRORS as exc:
-            raise _Transient(_describe(exc)) from None
+        except TRANSIENT_ERRORS as exc:
+            raise Transient(describe_error(exc)) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise DownloadError(f"cannot request {self.public_base}{path}: {type(exc).__name__}; "
                                 "check --base-url") from None
@@ -110,7 +110,7 @@ class XClient:
         if self._on_response is not None:
             response = self._on_response(response)
         if answer.status_code >= 500 or answer.status_code == 408:
-            raise _Transient(f"HTTP {answer.status_code} from {path}", _retry_after(answer))
+            raise Transient(f"HTTP {answer.status_code} from {path}", retry_after(answer))
         return response
 
     def _wait_if_used_up(self, endpoint: str) -> None:

@@ -30,8 +30,7 @@ import httplib2
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from timgen_data.collectors.download import _Transient, _with_retries
-from timgen_data.collectors.download import retry_after_seconds as _retry_after
+from timgen_data.collectors.retry import Transient, retry_after_seconds, with_retries
 from timgen_data.collectors.youtube.credentials import install_log_filter, redact
 from timgen_data.errors import ConfigError, DownloadError, UsageError
 
@@ -131,9 +130,9 @@ class YouTubeApi:
         resource, verb = method.split(".")
         request = getattr(getattr(self._service, resource)(), verb)(**params)
         try:
-            return _with_retries(lambda: self._once(method, request), self.max_attempts, self.max_retry_after,
+            return with_retries(lambda: self._once(method, request), self.max_attempts, self.max_retry_after,
                                  self.sleep)
-        except _Transient as exc:
+        except Transient as exc:
             last = str(exc)
         raise DownloadError(
             f"the YouTube Data API gave no usable answer to {method} after {self.max_attempts} attempts "
@@ -150,7 +149,7 @@ class YouTubeApi:
         except HttpError as exc:
             problem = self._classify(method, exc)
         except _TRANSPORT_ERRORS as exc:
-            problem = _Transient(redact(f"{type(exc).__name__}: {exc}", self._key))
+            problem = Transient(redact(f"{type(exc).__name__}: {exc}", self._key))
         except ValueError as exc:  # a 2xx body that is not JSON: not the API
             problem = DownloadError(
                 f"{method} answered with something that is not JSON ({redact(str(exc), self._key)[:120]}); "
@@ -169,8 +168,8 @@ class YouTubeApi:
         if status == 403 and reason in QUOTA_REASONS:
             return QuotaExhausted(reason, message)
         if status in (408, 429) or status >= 500 or reason in RATE_REASONS:
-            retry_after = _retry_after(exc.resp.get("retry-after"))
-            return _Transient(f"HTTP {status} {reason}".strip(), retry_after)
+            retry_after = retry_after_seconds(exc.resp.get("retry-after"))
+            return Transient(f"HTTP {status} {reason}".strip(), retry_after)
         if status == 401 or reason in KEY_REASONS or (status == 400 and "api key" in message.lower()):
             return ConfigError(
                 f"the YouTube Data API refused the API key (HTTP {status} {reason}: {message}); check the key in "
