@@ -226,6 +226,23 @@ def test_cli_collects_over_base_url_and_prints_json(tmp_path):
     assert report["rejected"] == 1 and report["skipped"] == {"duplicate_reviews": 2}
 
 
+def test_cli_load_replays_the_downloaded_files_into_the_same_rows(tmp_path):
+    with LoopbackServer() as server:
+        serve_2023(server)
+        live = CliRunner().invoke(
+            cli, ["--data-dir", str(tmp_path / "live"), "collect", "amazon", "--category", "All_Beauty", "--meta",
+                  "--base-url", server.url], env={"TIMGEN_DB": None})
+    assert live.exit_code == 0, live.output
+    downloads = tmp_path / "live" / "downloads" / "amazon" / "2023"
+    replay = CliRunner().invoke(
+        cli, ["--data-dir", str(tmp_path / "replay"), "collect", "amazon", "--category", "All_Beauty", "--meta",
+              "--load", str(downloads)], env={"TIMGEN_DB": None})
+    assert replay.exit_code == 0, replay.output
+    stores = [Store.open(f"sqlite:///{tmp_path / run / 'store.sqlite'}") for run in ("live", "replay")]
+    assert snapshot(stores[0]) == snapshot(stores[1])
+    assert len(snapshot(stores[1])["interactions"]) == len(EXPECTED_2023_INTERACTIONS)
+
+
 def test_cli_refuses_an_unsafe_category(tmp_path):
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "collect", "amazon", "--category", "../x"],
                                 env={"TIMGEN_DB": None})

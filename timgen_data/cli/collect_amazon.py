@@ -17,8 +17,9 @@ from timgen_data.collectors.amazon import RELEASES, collect_amazon
 @click.option("--category", required=True, metavar="NAME", help="The category file to collect, e.g. All_Beauty.")
 @click.option("--meta", is_flag=True, help="Also collect item metadata (titles, descriptions, classes, media URLs).")
 @click.option("--base-url", metavar="URL", help="The release's root on a mirror (default: the release's home).")
-@click.option("--from-file", type=click.Path(exists=True, path_type=Path),
-              help="A local reviews file, or a folder holding the release's files, instead of downloading.")
+@click.option("--from-file", "--load", "from_file", type=click.Path(exists=True, path_type=Path),
+              help="A local reviews file, or a folder holding the release's files, instead of downloading "
+                   "(the downloaded files are the raw copy a run can be replayed from).")
 @click.option("--force", is_flag=True, help="Download again and re-read from the first line.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_settings
