@@ -16,23 +16,21 @@ its ratings as a platform log (CSV with a header, and Parquet), and measures in 
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import tempfile
 import time
 from dataclasses import replace
-from itertools import repeat
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from floor import insert_ratings, timed  # benchmarks/floor.py, beside this script
 
 from timgen_data.collectors.events import collect_events, load_mapping
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens.ratings import parse_ratings
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
-from timgen_data.store import Store, schema_statements
-from timgen_data.store.engine import _tune_sqlite
+from timgen_data.store import Store
 
 ML_1M = CorpusSpec(users=6040, items=3706, ratings=1_000_209, seed=1, layout="1m")
 MAPPING = """\
@@ -49,30 +47,11 @@ fixed = "rate"
 """
 
 
-def timed(func):
-    start = time.perf_counter()
-    result = func()
-    return time.perf_counter() - start, result
-
-
 def floor(csv_file: Path, db_path: Path) -> float:
     start = time.perf_counter()
     table = pacsv.read_csv(csv_file)
-    rows = zip(
-        table["user_id"].to_pylist(), table["item_id"].to_pylist(), table["ts"].to_pylist(), repeat("rate"),
-        table["rating"].to_pylist(), repeat(None), repeat(None), repeat(None), repeat(None), repeat(1),
-    )
-    conn = sqlite3.connect(db_path)
-    _tune_sqlite(conn, None)
-    conn.execute("PRAGMA foreign_keys=OFF")  # the floor has no users/items rows to point at
-    for statement in schema_statements():
-        conn.execute(statement)
-    with conn:
-        conn.executemany(
-            "INSERT INTO interactions (user_id, item_id, ts, action, value, duration, device, platform, geo, "
-            "source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
-        )
-    conn.close()
+    insert_ratings(db_path, table["user_id"].to_pylist(), table["item_id"].to_pylist(), table["ts"].to_pylist(),
+                   table["rating"].to_pylist())
     return time.perf_counter() - start
 
 

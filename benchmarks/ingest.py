@@ -18,49 +18,28 @@ Targets: collect <= 1.5x floor; build <= 1.0x collect.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import tempfile
 import time
-from itertools import repeat
 from pathlib import Path
+
+from floor import insert_ratings, timed  # benchmarks/floor.py, beside this script
 
 from timgen_data.build import BuildOptions, build_dataset
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens.ratings import parse_ratings
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
 from timgen_data.labeling import label_store
-from timgen_data.store import Store, schema_statements
-from timgen_data.store.engine import _tune_sqlite
+from timgen_data.store import Store
 
 ML_1M = CorpusSpec(users=6040, items=3706, ratings=1_000_209, seed=1, layout="1m")
-
-
-def timed(func):
-    start = time.perf_counter()
-    result = func()
-    return time.perf_counter() - start, result
 
 
 def floor(ratings_file: Path, db_path: Path) -> float:
     """pyarrow parse + raw sqlite3 executemany of the same rows in one transaction."""
     start = time.perf_counter()
     table, _ = parse_ratings(ratings_file)
-    rows = zip(
-        map(int, table["user"].to_pylist()), map(int, table["item"].to_pylist()), table["ts"].to_pylist(),
-        repeat("rate"), table["rating"].to_pylist(), repeat(None), repeat(None), repeat(None), repeat(None),
-        repeat(1),
-    )
-    conn = sqlite3.connect(db_path)
-    _tune_sqlite(conn, None)  # the store's own pragmas, so the floor measures code, not tuning
-    conn.execute("PRAGMA foreign_keys=OFF")  # the floor has no users/items rows to point at
-    for statement in schema_statements():
-        conn.execute(statement)
-    with conn:
-        conn.executemany(
-            "INSERT INTO interactions (user_id, item_id, ts, action, value, duration, device, platform, geo, "
-            "source_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows,
-        )
-    conn.close()
+    insert_ratings(db_path, map(int, table["user"].to_pylist()), map(int, table["item"].to_pylist()),
+                   table["ts"].to_pylist(), table["rating"].to_pylist())
     return time.perf_counter() - start
 
 

@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
 from timgen_data.collectors.records import ItemRecord, LinkRecord, UserRecord
-from timgen_data.store import id_map, models, to_json, upsert_rows
+from timgen_data.store import fetch_rows, id_map, models, to_json, upsert_rows
 
 INTERACTION_COLUMNS = (
     "user_id", "item_id", "ts", "action", "value", "duration", "device", "platform", "geo", "source_id",
@@ -97,3 +97,16 @@ def finish_source(conn: Connection, source_id: int, counts: dict[str, Any]) -> N
         .where(models.sources.c.id == source_id)
         .values(status="complete", finished_at=int(time.time()), counts=to_json(counts))
     )
+
+
+_COUNTS = {
+    "users": "SELECT COUNT(*) FROM users WHERE source = :ns",
+    "items": "SELECT COUNT(*) FROM items WHERE source = :ns",
+    "interactions": "SELECT COUNT(*) FROM interactions x JOIN items i ON i.id = x.item_id WHERE i.source = :ns",
+    "assets": "SELECT COUNT(*) FROM assets a JOIN items i ON i.id = a.item_id WHERE i.source = :ns",
+}
+
+
+def namespace_counts(conn: Connection, namespace: str, tables: Sequence[str] = tuple(_COUNTS)) -> dict[str, int]:
+    """Rows of one source namespace in the store (users, items, interactions, assets): a report's ``stored``."""
+    return {name: fetch_rows(conn, _COUNTS[name], {"ns": namespace})[0][0] for name in tables}

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from timgen_data.errors import ConfigError
+from timgen_data.toml_config import read_toml, validate_toml
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,19 +66,7 @@ def load_weights(path: Path | None) -> ScoreWeights:
     """
     if path is None:
         return ScoreWeights()
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"weights file {path} not found; pass an existing TOML file to --weights") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"weights file {path} is not valid TOML: {exc}") from None
-    try:
-        return ScoreWeights.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise ConfigError(
-            f"weights file {path} is invalid ({problems}); known sections are [ecommerce] "
-            "alpha/beta/gamma/delta/session_gap and [video] lambda1..lambda4/session_gap, all >= 0"
-        ) from None
+    return validate_toml(
+        ScoreWeights, read_toml(path, "weights file", "--weights"), path, "weights file",
+        lambda problems: f"{problems}; known sections are [ecommerce] alpha/beta/gamma/delta/session_gap and "
+                         "[video] lambda1..lambda4/session_gap, all >= 0")

@@ -31,7 +31,7 @@ from timgen_data.collectors.amazon.releases import (
 from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.download import download
 from timgen_data.collectors.report import CollectReport, Rejection
-from timgen_data.collectors.save import begin_source, finish_source, save_interactions
+from timgen_data.collectors.save import begin_source, finish_source, namespace_counts, save_interactions
 from timgen_data.errors import TimeValueError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import (
@@ -114,7 +114,7 @@ def collect_amazon(
             lambda obj, where: parse_review(obj, release, record=where))
 
     with store.begin() as conn:
-        report.stored = _stored_counts(conn, namespace)
+        report.stored = namespace_counts(conn, namespace)
         finish_source(conn, source_id, {**report.stored, "rejected": report.rejections.count})
     return report
 
@@ -240,15 +240,3 @@ def _stored_comments(conn: Connection, user_ids: list[int], item_ids: list[int])
                              f"AND user_id IN ({users}) AND item_id IN ({items}) GROUP BY user_id, item_id",
                        {**user_params, **item_params})
     return {(u, i): ts for u, i, ts in found}
-
-
-def _stored_counts(conn: Connection, namespace: str) -> dict[str, int]:
-    params = {"ns": namespace}
-    return {
-        "users": fetch_rows(conn, "SELECT COUNT(*) FROM users WHERE source = :ns", params)[0][0],
-        "items": fetch_rows(conn, "SELECT COUNT(*) FROM items WHERE source = :ns", params)[0][0],
-        "interactions": fetch_rows(conn, "SELECT COUNT(*) FROM interactions x JOIN items i ON i.id = x.item_id "
-                                         "WHERE i.source = :ns", params)[0][0],
-        "assets": fetch_rows(conn, "SELECT COUNT(*) FROM assets a JOIN items i ON i.id = a.item_id "
-                                   "WHERE i.source = :ns", params)[0][0],
-    }

@@ -42,12 +42,11 @@ from timgen_data.collectors.events.read import (
     read_header,
 )
 from timgen_data.collectors.report import CollectReport, Rejection
-from timgen_data.collectors.save import begin_source, finish_source, save_interactions
+from timgen_data.collectors.save import begin_source, finish_source, namespace_counts, save_interactions
 from timgen_data.errors import ConfigError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import (
     Store,
-    fetch_rows,
     ids_of,
     load_cursor,
     save_cursor,
@@ -107,7 +106,7 @@ def collect_events(
         _store_file(store, file, mapping, keys[file.sha256], int(cursor.get("position", 0)), report, progress,
                     batch_rows)
     with store.begin() as conn:
-        report.stored = _stored_counts(conn, mapping.namespace)
+        report.stored = namespace_counts(conn, mapping.namespace, ("users", "items", "interactions"))
     return report
 
 
@@ -300,13 +299,3 @@ def _new_report(files: list[EventFile], mapping: EventMapping) -> CollectReport:
     report.written = {"users": 0, "items": 0, "interactions": 0}
     report.skipped = {"duplicates": 0}
     return report
-
-
-def _stored_counts(conn: Connection, namespace: str) -> dict[str, int]:
-    params = {"ns": namespace}
-    return {
-        "users": fetch_rows(conn, "SELECT COUNT(*) FROM users WHERE source = :ns", params)[0][0],
-        "items": fetch_rows(conn, "SELECT COUNT(*) FROM items WHERE source = :ns", params)[0][0],
-        "interactions": fetch_rows(conn, "SELECT COUNT(*) FROM interactions x JOIN items i ON i.id = x.item_id "
-                                         "WHERE i.source = :ns", params)[0][0],
-    }

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -35,14 +34,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from timgen_data.alignment.timeline import parse_zone
 from timgen_data.collectors.records import ACTIONS
-from timgen_data.errors import ConfigError
+from timgen_data.toml_config import read_toml, validate_toml
 
 # Named time formats; anything else must be a strftime pattern.
 TIME_FORMATS = ("auto", "iso8601", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
@@ -166,29 +164,10 @@ def load_mapping(path: Path, *, name: str | None = None) -> EventMapping:
     >>> load_mapping(Path("mapping.toml")).namespace  # doctest: +SKIP
     'events-shop'
     """
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"mapping file {path} not found; pass an existing TOML file to --mapping") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"mapping file {path} is not valid TOML: {exc}") from None
+    data = read_toml(path, "mapping file", "--mapping")
     if name is not None:
         data["name"] = name
-    try:
-        return EventMapping.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_problem(err) for err in exc.errors())
-        raise ConfigError(
-            f"mapping file {path} is invalid: {problems}. A mapping needs [columns] user, item and time, "
-            "and either columns.action or action.fixed (see `timgen-data collect events --help`)"
-        ) from None
-
-
-def _problem(error: dict) -> str:
-    where = ".".join(str(p) for p in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    if error["type"] == "missing":
-        message = "required"
-    return f"{where}: {message}" if where else message
+    return validate_toml(
+        EventMapping, data, path, "mapping file",
+        lambda problems: f"{problems}. A mapping needs [columns] user, item and time, and either columns.action or "
+                         "action.fixed (see `timgen-data collect events --help`)")

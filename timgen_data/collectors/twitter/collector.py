@@ -18,14 +18,13 @@ from pathlib import Path
 import httpx
 
 from timgen_data.collectors.download import client_scope
-from timgen_data.collectors.save import begin_source, finish_source
+from timgen_data.collectors.save import begin_source, finish_source, namespace_counts
 from timgen_data.collectors.twitter import cursor
 from timgen_data.collectors.twitter.client import XClient, public_url
 from timgen_data.collectors.twitter.credentials import bearer_token
 from timgen_data.collectors.twitter.parse import parse_liking_users, parse_tweet_page, parse_user_lookup
 from timgen_data.collectors.twitter.process import ResponseProcessor, XReport
 from timgen_data.collectors.twitter.raw import RESPONSE, RUN, RawLog, RawResponse, read_raw
-from timgen_data.collectors.twitter.save import namespace_counts
 from timgen_data.collectors.twitter.spec import (
     COLLECTOR,
     DEFAULT_BASE_URL,
@@ -239,7 +238,7 @@ def _body(response: RawResponse) -> dict:
 
 def _close(store: Store, processor: ResponseProcessor, status: str) -> None:
     with store.begin() as conn:
-        processor.report.stored = namespace_counts(conn)
+        processor.report.stored = namespace_counts(conn, NAMESPACE)
     _finish(store, processor, status)
 
 

@@ -66,14 +66,3 @@ def save_likes(conn: Connection, post_id: str, likers: LikingUsers, seen_at: int
     written = save_interactions(conn, [(uid, item, seen_at, "like", None, None, None, None, None, source_id)
                                        for uid in fresh])
     return written, len(likers.users) - len(fresh)
-
-
-def namespace_counts(conn: Connection) -> dict[str, int]:
-    """Rows of this source in the store, for the report's ``stored``."""
-    queries = {
-        "users": "SELECT COUNT(*) FROM users WHERE source = :ns",
-        "items": "SELECT COUNT(*) FROM items WHERE source = :ns",
-        "interactions": "SELECT COUNT(*) FROM interactions i JOIN users u ON u.id = i.user_id WHERE u.source = :ns",
-        "assets": "SELECT COUNT(*) FROM assets a JOIN items it ON it.id = a.item_id WHERE it.source = :ns",
-    }
-    return {name: fetch_rows(conn, sql, {"ns": NAMESPACE})[0][0] for name, sql in queries.items()}
