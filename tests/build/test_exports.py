@@ -78,7 +78,6 @@ def test_recbole_inter_equals_u_data(recbole, u_data):
     for user, _, _, ts in as_tuples(rows):
         by_user.setdefault(user, []).append(ts)
     assert len(by_user) == 943 and all(ts == sorted(ts) for ts in by_user.values())
-    assert not (folder / "ml-100k.user").exists()
     assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in report.files)
 
 
@@ -108,6 +107,18 @@ def test_recbole_item_file_splits_title_and_year(recbole):
     toy = rows[0]
     assert toy[0] == "1" and toy[1] == "Toy Story" and toy[2] == "1995"
     assert set(toy[3].split(" ")) == {"Animation", "Children's", "Comedy"}
+
+
+def test_recbole_user_file_holds_u_user(recbole, shared_data):
+    folder, _ = recbole
+    header, rows = read_tsv(folder / "ml-100k.user")
+    assert header == ["user_id:token", "age:token", "gender:token", "occupation:token", "zip:token"]
+    source = [line.split("|") for line in (shared_data / "ml-100k" / "u.user").read_text().splitlines()]
+    assert len(rows) == len(source) == 943
+    by_id = {r[0]: r for r in rows}
+    for uid, age, _, occupation, zip_code in source:
+        assert (by_id[uid][1], by_id[uid][3], by_id[uid][4]) == (age, occupation, zip_code)
+    assert {r[2] for r in rows} <= {"M", "F", "male", "female"}
 
 
 def test_mmrec_labels_and_mappings_round_trip(ml100k, tmp_path, u_data):

@@ -21,6 +21,7 @@ import huggingface_hub.constants
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import yaml
 from huggingface_hub.errors import RepositoryNotFoundError
 from support.fake_hub import FakeHub
 
@@ -246,6 +247,27 @@ def test_pseudonymize_hashes_user_ids_with_a_saved_salt(hub: FakeHub, dataset_di
         assert (
             _read_parquet(again[path]).column("user_id").equals(_read_parquet(remote[path]).column("user_id"))
         )
+
+
+def test_pseudonymize_leaves_the_users_config_out(hub: FakeHub, dataset_dir: Path) -> None:
+    (dataset_dir / "users").mkdir()
+    users = pa.table({"user_id": ["u1", "u2"], "attributes": ['{"age": 24, "zip": "85711"}', "{}"]})
+    pq.write_table(users, dataset_dir / "users" / "train-00000-of-00001.parquet")
+    card = CARD.replace("    path: items/train-*.parquet\n", "    path: items/train-*.parquet\n- config_name: users\n"
+                        "  data_files:\n  - split: train\n    path: users/train-*.parquet\n")
+    (dataset_dir / "README.md").write_text(card, encoding="utf-8")
+
+    plain = publish_dataset(dataset_dir, "tester/plain", token=TOKEN, endpoint=hub.endpoint)
+    assert "users/train-00000-of-00001.parquet" in hub.repo_files("tester/plain") and not plain.pseudonymized
+
+    publish_dataset(dataset_dir, REPO_ID, token=TOKEN, endpoint=hub.endpoint, pseudonymize=True)
+    remote = hub.repo_files(REPO_ID)
+    assert not any(path.startswith("users/") for path in remote)
+    readme = remote["README.md"].decode()
+    front = yaml.safe_load(readme.split("---\n")[1])
+    assert [c["config_name"] for c in front["configs"]] == ["interactions", "items"]
+    assert front["license"] == "cc-by-4.0" and readme.endswith("A tiny hand-written dataset for the publish tests.\n")
+    assert (dataset_dir / "users").is_dir() and (dataset_dir / "README.md").read_text() == card  # local copy kept
 
 
 def test_pseudonymize_salt_from_argument_then_environment(

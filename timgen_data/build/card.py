@@ -19,7 +19,7 @@ CITATIONS = {"movielens": MOVIELENS_CITATION}
 
 def card_front_matter(shards: dict[str, dict[str, list[str]]], collectors: list[str]) -> dict[str, Any]:
     configs = []
-    for config in ("interactions", "items"):
+    for config in (c for c in ("interactions", "items", "users") if c in shards):
         configs.append({
             "config_name": config,
             "data_files": [{"split": split, "path": f"{config}/{split}-*.parquet"} for split in shards[config]],
@@ -79,7 +79,10 @@ def render_card(
         "`classes` (y_class, \"\" = none), `values` (raw value) and `is_target` (positions evaluated in this "
         "split). A row never contains interactions after its last target.\n\n"
         "`items`: `item_id`, `title`, `text`, `class`, `classes`, `year` and per modality "
-        "`text_emb`/`image_emb`/`video_emb`/`audio_emb` (null when missing).\n",
+        "`text_emb`/`image_emb`/`video_emb`/`audio_emb` (null when missing).\n"
+        + ("\n`users`: `user_id` and `attributes`, the source's description of the user as JSON text "
+           "(personal data: `timgen-data publish --pseudonymize` leaves this config out).\n"
+           if any(c["config_name"] == "users" for c in front_matter["configs"]) else ""),
         "## Citation\n",
         "```bibtex\n" + "\n\n".join(
             [CITATIONS[c] for c in sorted({s["collector"] for s in sources}) if c in CITATIONS] + [TIMGEN_CITATION]

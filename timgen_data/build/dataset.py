@@ -35,6 +35,7 @@ from timgen_data.build.splits import (
     time_split,
 )
 from timgen_data.build.tables import contract_arrays, items_table, split_table
+from timgen_data.build.users import users_table
 from timgen_data.errors import NothingToDoError, UsageError
 from timgen_data.labeling.scenarios import SCENARIOS
 from timgen_data.progress import SILENT, Progress
@@ -102,6 +103,7 @@ def build_dataset(
         splits = given_split(data, read_split_file(Path(options.split_file), data))
     with store.begin() as conn:
         catalog = load_items(conn, sources, set(data.frame["item"].unique()), prefixed=data.prefixed)
+        users = users_table(conn, sources, data.users, data.prefixed)
     progress.advance("build")
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +118,8 @@ def build_dataset(
         shards["items"]["train"] = _write_shards(
             staging / "items", "train", items_table(catalog.items, catalog.embeddings)
         )
+        if users is not None:
+            shards["users"] = {"train": _write_shards(staging / "users", "train", users)}
         progress.advance("build")
         statistics = _statistics(data, splits, catalog.items)
         parameters = {**asdict(options), "sources": sources, "format_version": DATASET_FORMAT_VERSION}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 
 from timgen_data.errors import PublishError, UsageError
 
@@ -255,11 +256,27 @@ def _resolve_salt(dataset_dir: Path, salt: str | None) -> str:
 
 
 def _stage_pseudonymized_copy(source: Path, staging: Path, salt: str) -> None:
-    """Copy ``source`` to ``staging`` (dot-paths left out) and hash user ids there."""
+    """Copy ``source`` to ``staging`` (dot-paths left out) and hash user ids there.
+
+    The ``users`` config is left out: age, gender and zip code next to a hashed id would
+    undo the pseudonym.
+    """
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns(".*"))
     parquet_files = sorted((staging / "interactions").rglob("*.parquet"))
     for path in parquet_files:
         _pseudonymize_parquet(path, salt)
+    if (staging / "users").is_dir():
+        shutil.rmtree(staging / "users")
+        _drop_card_config(staging / "README.md", "users")
+
+
+def _drop_card_config(card: Path, config: str) -> None:
+    """Remove ``config`` from the card's ``configs:`` front matter, leaving the rest as it was."""
+    text = card.read_text(encoding="utf-8")
+    _, front, body = text.split("---\n", 2)
+    meta = yaml.safe_load(front)
+    meta["configs"] = [c for c in meta.get("configs", []) if c.get("config_name") != config]
+    card.write_text(f"---\n{yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)}---\n{body}", encoding="utf-8")
 
 
 def _pseudonymize_parquet(path: Path, salt: str) -> None:

@@ -9,10 +9,13 @@ test) whose row marks that position as a target.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from timgen_data.errors import NothingToDoError, UsageError
 
@@ -46,6 +49,7 @@ class FlatDataset:
     embeddings: dict[str, dict[str, list[float] | None]]
     # Positions that no split evaluates (context before a time cut); exported as train.
     untargeted: int = 0
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)  # the users config's attributes, when built
 
 
 def natural_key(value: str) -> tuple[int, int | str]:
@@ -69,7 +73,18 @@ def read_flat(dataset_dir: Path) -> FlatDataset:
         raise NothingToDoError(str(exc)) from exc
     interactions, untargeted = _flatten(tables.interactions)
     items, embeddings = _items(tables.items)
-    return FlatDataset(interactions, items, embeddings, untargeted)
+    return FlatDataset(interactions, items, embeddings, untargeted, _users(dataset_dir / "users"))
+
+
+def _users(folder: Path) -> dict[str, dict[str, Any]]:
+    """``user_id -> attributes`` from the optional users config (absent: no attributes)."""
+    files = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    users: dict[str, dict[str, Any]] = {}
+    for path in files:
+        table = pq.read_table(path, columns=["user_id", "attributes"])
+        for user_id, text in zip(table.column("user_id").to_pylist(), table.column("attributes").to_pylist()):
+            users[user_id] = json.loads(text or "{}")
+    return users
 
 
 def _flatten(splits: dict[str, pa.Table]) -> tuple[list[Interaction], int]:

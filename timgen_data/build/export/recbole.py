@@ -1,4 +1,4 @@
-"""RecBole atomic files: ``.inter``, ``.item`` and the ``benchmark_filename`` split files.
+"""RecBole atomic files: ``.inter``, ``.item``, ``.user`` and the ``benchmark_filename`` split files.
 
 Field headers carry RecBole's ``name:type`` suffixes; ``token_seq`` fields are space
 separated, so a multi-word genre is joined with underscores to stay one token. The split
@@ -62,5 +62,28 @@ def write_recbole(data: FlatDataset, folder: Path, name: str) -> list[Path]:
     path = folder / f"{name}.item"
     _write(path, lines)
     written.append(path)
-    # The contract has no user attributes, so RecBole's optional .user file is not written.
+    if data.users:
+        path = folder / f"{name}.user"
+        _write(path, _user_lines(data))
+        written.append(path)
     return written
+
+
+def _user_lines(data: FlatDataset) -> list[str]:
+    """RecBole's ``.user``: one ``token`` field per attribute (``token_seq`` for lists), as its own
+    MovieLens files type age and zip code; users with no interaction are left out."""
+    wanted = sorted({r.user_id for r in data.interactions}, key=natural_key)
+    keys = sorted({k for u in wanted for k in data.users.get(u, {})})
+    lists = {k for u in wanted for k, v in data.users.get(u, {}).items() if isinstance(v, list)}
+    lines = ["\t".join(["user_id:token", *(f"{k}:{'token_seq' if k in lists else 'token'}" for k in keys)])]
+    for user_id in wanted:
+        attributes = data.users.get(user_id, {})
+        fields = [clean(user_id)]
+        for key in keys:
+            value = attributes.get(key)
+            if isinstance(value, list):
+                fields.append(" ".join(clean(v).replace(" ", "_") for v in value if clean(v)))
+            else:
+                fields.append(clean(value))
+        lines.append("\t".join(fields))
+    return lines
