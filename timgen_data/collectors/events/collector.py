@@ -55,7 +55,7 @@ from timgen_data.store import (
 )
 
 COLLECTOR = "events"
-BATCH_ROWS = 50_000
+BATCH_ROWS = 200_000  # rows per committed batch: a few MB of Python objects, few commits
 _GLOB_CHARS = set("*?[")
 
 

@@ -288,11 +288,13 @@ def _as_objects(frame: pd.DataFrame) -> pd.DataFrame:
     """Text columns as plain objects with None for missing (pandas may hand Arrow strings with NaN)."""
     out = {}
     for name, values in frame.items():
-        if pd.api.types.is_datetime64_any_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-            out[name] = values
+        if values.dtype == object or pd.api.types.is_datetime64_any_dtype(values.dtype) or \
+                pd.api.types.is_numeric_dtype(values.dtype):
+            out[name] = values  # the text readers already give None for missing
         else:
-            out[name] = values.astype(object).where(values.notna(), None)
-    return pd.DataFrame(out, index=frame.index)
+            out[name] = pd.Series(values.astype(object).where(values.notna(), None).to_numpy(), index=frame.index,
+                                  dtype=object)
+    return pd.DataFrame(out)
 
 
 def _optional_text(values: pd.Series) -> np.ndarray:
