@@ -350,3 +350,17 @@ def test_unquoted_csv_lines_are_exact_across_batches_blank_lines_and_bad_rows(sq
     report = collect_events(sqlite_store, [str(log)], mapping, data_dir=tmp_path, batch_rows=4)
     assert [r.line for r in report.rejections.kept] == [11, 31]
     assert report.stored["interactions"] == 36
+
+
+def test_json_lines_may_leave_out_optional_keys_but_not_misspell_them(sqlite_store, tmp_path):
+    log = tmp_path / "tv.jsonl"
+    log.write_text(json.dumps({"u": "a", "v": "x", "t": 1767225600, "e": "like"}) + "\n"
+                   + json.dumps({"u": "a", "v": "x", "t": 1767225601, "e": "view", "secs": 12.5}) + "\n")
+    text = ('[columns]\nuser = "u"\nitem = "v"\ntime = "t"\naction = "e"\nvalue = "secs"\n')
+    collect_events(sqlite_store, [str(log)], load_mapping(write(tmp_path / "m.toml", text)), data_dir=tmp_path)
+    with sqlite_store.begin() as conn:
+        assert fetch_rows(conn, "SELECT action, value FROM interactions ORDER BY ts") == [("like", None), ("view", 12.5)]
+    typo = load_mapping(write(tmp_path / "m2.toml", text.replace('"secs"', '"seconds"').replace("[columns]",
+                                                                                            'name = "b"\n[columns]')))
+    with pytest.raises(MappingError, match=r"columns.value = 'seconds'.*the keys of its first 1,000 records"):
+        collect_events(sqlite_store, [str(log)], typo, data_dir=tmp_path)

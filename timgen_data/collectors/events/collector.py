@@ -34,6 +34,7 @@ from timgen_data.collectors.events.convert import (
 )
 from timgen_data.collectors.events.mapping import EventMapping
 from timgen_data.collectors.events.read import (
+    HEADER_SAMPLE,
     SUFFIXES,
     Batch,
     detect_format,
@@ -171,8 +172,9 @@ def check_columns(file: EventFile, mapping: EventMapping) -> None:
     if file.fmt == "csv" and len(header.columns) == 1 and len(header.columns[0]) > 1:
         hint = (f" (the header reads as one column: is the delimiter right? the mapping says "
                 f"{mapping.delimiter!r})")
+    where = f" (the keys of its first {HEADER_SAMPLE:,} records)" if file.fmt == "jsonl" else ""
     raise MappingError(
-        f"{file.label}: the mapping's {wanted} names no column of this file{hint}; its columns are "
+        f"{file.label}: the mapping's {wanted} names no column of this file{hint}; its columns{where} are "
         f"{', '.join(map(repr, header.columns)) or '(none)'}; first row: {_shown_row(header.first_row)}; "
         "fix the column name in the mapping's [columns]. Nothing was stored.")
 
@@ -241,7 +243,7 @@ def _store_file(store: Store, file: EventFile, mapping: EventMapping, key: str, 
     progress.finish(task)
     with store.begin() as conn:
         save_cursor(conn, COLLECTOR, key, {"position": reached, "complete": True})
-        finish_source(conn, source_id, {"rows": reached, "rejected": report.rejections.count})
+        finish_source(conn, source_id, {"last_position": reached, "rejected": report.rejections.count})
 
 
 def _save_rows(conn: Connection, rows: pd.DataFrame, mapping: EventMapping, source_id: int,

@@ -30,6 +30,7 @@ from timgen_data.errors import MalformedInputError, UsageError
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
             ".parquet": "parquet", ".pq": "parquet"}
 _GZIP_MAGIC = b"\x1f\x8b"
+HEADER_SAMPLE = 1_000  # JSON-lines records whose keys count as the file's columns
 _QUOTED_LINE = re.compile(rb'[^\n]*"[^\n]*')
 # Fields whose values are names or ids: kept as text exactly as written ("007" stays "007").
 TEXT_FIELDS = ("user", "item", "action", "device", "platform", "geo", "category", "title")
@@ -67,7 +68,11 @@ def position_word(fmt: str) -> str:
 
 
 def read_header(path: Path, fmt: str, delimiter: str) -> Header:
-    """The file's column names and its first record (JSON lines: the union of the first record's keys)."""
+    """The file's column names and its first record.
+
+    JSON lines have no header and leave out keys whose value is missing, so their columns
+    are the keys seen in the first ``HEADER_SAMPLE`` records.
+    """
     if fmt == "parquet":
         parquet = pq.ParquetFile(path)
         columns = parquet.schema_arrow.names
@@ -83,16 +88,20 @@ def read_header(path: Path, fmt: str, delimiter: str) -> Header:
             row = next(reader, None)
             first = dict(zip(columns, row)) if row is not None else None
             return Header(columns, first)
+        keys: dict[str, None] = {}
+        first, seen = None, 0
         for line in text:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except ValueError:
+            try:
+                record = json.loads(line) if line.strip() else None
+            except ValueError:
+                continue  # reported with its line number when the file is read
+            if isinstance(record, dict):
+                first = first if first is not None else record
+                keys.update(dict.fromkeys(record))
+                seen += 1
+                if seen >= HEADER_SAMPLE:
                     break
-                if isinstance(record, dict):
-                    return Header(list(record), record)
-                break
-    return Header([], None)
+        return Header(list(keys), first)
 
 
 def read_batches(path: Path, fmt: str, columns: dict[str, str], *, delimiter: str = ",",
