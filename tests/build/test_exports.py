@@ -207,7 +207,35 @@ def test_escapes_tabs_and_reports_actions(tmp_path):
     header, rows = read_tsv(tmp_path / "out" / "odd" / "odd.item")
     assert all(len(r) == 4 for r in rows) and rows[0][1] == "A B C 0" and rows[0][3] == "Science_Fiction"
     header, rows = read_tsv(tmp_path / "out" / "odd" / "odd.inter")
-    assert header[-1] == "action:token" and rows[0][-1] == "view"
+    assert header[-2:] == ["action:token", "score:float"] and rows[0][-2] == "view"
+    float(rows[0][-1])  # the scenario's score beside the raw value
+
+
+def test_recbole_and_mmrec_of_a_platform_log_leave_missing_values_empty(tmp_path):
+    """Clicks carry no value: RecBole and MMRec get an empty field (read as NaN), never the text 'nan'."""
+    from timgen_data.collectors.events import collect_events, load_mapping
+
+    log = tmp_path / "shop.csv"
+    log.write_text("u,i,t,e,amount\n" + "".join(
+        f"u{u},i{k},{1767225600 + 600 * (3 * u + k)},{e},{amount}\n"
+        for u in range(3) for k, (e, amount) in enumerate([("click", ""), ("cart", ""), ("purchase", "9.5")])))
+    (tmp_path / "m.toml").write_text('[columns]\nuser = "u"\nitem = "i"\ntime = "t"\naction = "e"\n'
+                                     'value = "amount"\n')
+    store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    try:
+        collect_events(store, [str(log)], load_mapping(tmp_path / "m.toml"), data_dir=tmp_path)
+        label_store(store, "ecommerce")
+        build_dataset(store, tmp_path / "shop", BuildOptions(scenario="ecommerce"))
+    finally:
+        store.dispose()
+    export_dataset(tmp_path / "shop", tmp_path / "out", "recbole")
+    header, rows = read_tsv(tmp_path / "out" / "shop" / "shop.inter")
+    assert header == ["user_id:token", "item_id:token", "rating:float", "timestamp:float", "action:token",
+                      "score:float"]
+    assert {(r[4], r[2]) for r in rows} == {("click", ""), ("cart", ""), ("purchase", "9.5")}
+    assert {(r[4], r[5]) for r in rows} == {("click", "1"), ("cart", "2"), ("purchase", "4")}  # default weights
+    export_dataset(tmp_path / "shop", tmp_path / "mm", "mmrec")
+    assert "nan" not in (tmp_path / "mm" / "shop" / "shop.inter").read_text()
 
 
 def test_errors_are_typed(tmp_path, synthetic):

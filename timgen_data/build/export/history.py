@@ -28,8 +28,9 @@ class Interaction:
     item_id: str
     timestamp: int
     action: str
-    value: float
+    value: float  # the raw value (rating, watch seconds …); NaN where the source gave none
     split: str
+    score: float = float("nan")  # the scenario's y_score
 
 
 @dataclass
@@ -89,7 +90,7 @@ def _users(folder: Path) -> dict[str, dict[str, Any]]:
 
 def _flatten(splits: dict[str, pa.Table]) -> tuple[list[Interaction], int]:
     rows: dict[str, dict[str, dict]] = {}
-    columns = ["user_id", "item_ids", "timestamps", "actions", "values", "is_target"]
+    columns = ["user_id", "item_ids", "timestamps", "actions", "values", "scores", "is_target"]
     for split in SPLITS:
         for row in splits[split].select(columns).to_pylist():
             rows.setdefault(row["user_id"], {})[split] = row
@@ -105,8 +106,13 @@ def _flatten(splits: dict[str, pa.Table]) -> tuple[list[Interaction], int]:
                 untargeted += 1
                 split = "train"
             out.append(Interaction(user, full["item_ids"][position], int(full["timestamps"][position]),
-                                   full["actions"][position], float(full["values"][position]), split))
+                                   full["actions"][position], _float(full["values"][position]), split,
+                                   _float(full["scores"][position])))
     return out, untargeted
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else float(value)
 
 
 def _items(table: pa.Table) -> tuple[dict[str, Item], dict[str, dict[str, list[float] | None]]]:

@@ -8,6 +8,7 @@ files (``<name>.train.inter`` …) let RecBole reproduce our split through its
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from timgen_data.build.export.history import FlatDataset, Interaction, natural_key
@@ -22,18 +23,24 @@ def clean(value: object) -> str:
 
 
 def number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """A float field; empty where there is no value (a click has no rating), which RecBole reads as NaN."""
+    value = float(value)
+    if math.isnan(value):
+        return ""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _inter_lines(rows: list[Interaction], with_action: bool) -> list[str]:
+    """With actions besides ``rate``, ``action:token`` and the scenario's ``score:float`` (y_score) follow,
+    since the raw value alone (a purchase amount, watch seconds, often nothing) is no preference."""
     header = ["user_id:token", "item_id:token", "rating:float", "timestamp:float"]
     if with_action:
-        header.append("action:token")
+        header += ["action:token", "score:float"]
     lines = ["\t".join(header)]
     for r in rows:
         fields = [clean(r.user_id), clean(r.item_id), number(r.value), str(r.timestamp)]
         if with_action:
-            fields.append(clean(r.action))
+            fields += [clean(r.action), number(r.score)]
         lines.append("\t".join(fields))
     return lines
 

@@ -134,7 +134,7 @@ def _times(raw: pd.Series, mapping: EventMapping, checker: _Checker) -> np.ndarr
         return _epochs(raw, mapping, checker, present)
     else:
         ts, ok, reason = _text_times(raw.where(raw.notna(), None), spec.format, spec.zone)
-    fix = (f"fix the value, or the mapping's [time] format (now {spec.format!r})")
+    fix = f"fix the value, or the mapping's [time] format (now {spec.format!r}) or zone (now {spec.zone!r})"
     checker.fail(present & ~ok, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which "
                  f"{reason(i) if callable(reason) else reason}", fix)
     _check_range(ts, present & ok, raw, column, checker, fix)
