@@ -354,13 +354,24 @@ def test_unquoted_csv_lines_are_exact_across_batches_blank_lines_and_bad_rows(sq
 
 def test_json_lines_may_leave_out_optional_keys_but_not_misspell_them(sqlite_store, tmp_path):
     log = tmp_path / "tv.jsonl"
-    log.write_text(json.dumps({"u": "a", "v": "x", "t": 1767225600, "e": "like"}) + "\n"
-                   + json.dumps({"u": "a", "v": "x", "t": 1767225601, "e": "view", "secs": 12.5}) + "\n")
+    # 1,500 likes without the watch-time key before the first view that has it.
+    log.write_text("".join(json.dumps({"u": "a", "v": f"x{k}", "t": 1767225600 + k, "e": "like"}) + "\n"
+                           for k in range(1500))
+                   + json.dumps({"u": "a", "v": "x", "t": 1767229999, "e": "view", "secs": 12.5}) + "\n")
     text = ('[columns]\nuser = "u"\nitem = "v"\ntime = "t"\naction = "e"\nvalue = "secs"\n')
     collect_events(sqlite_store, [str(log)], load_mapping(write(tmp_path / "m.toml", text)), data_dir=tmp_path)
     with sqlite_store.begin() as conn:
-        assert fetch_rows(conn, "SELECT action, value FROM interactions ORDER BY ts") == [("like", None), ("view", 12.5)]
-    typo = load_mapping(write(tmp_path / "m2.toml", text.replace('"secs"', '"seconds"').replace("[columns]",
-                                                                                            'name = "b"\n[columns]')))
-    with pytest.raises(MappingError, match=r"columns.value = 'seconds'.*the keys of its first 1,000 records"):
-        collect_events(sqlite_store, [str(log)], typo, data_dir=tmp_path)
+        assert fetch_rows(conn, "SELECT COUNT(*), COUNT(value), MAX(value) FROM interactions") == [(1501, 1, 12.5)]
+    typo = text.replace('"secs"', '"seconds"').replace("[columns]", 'name = "b"\n[columns]')
+    before = table_counts(sqlite_store)
+    with pytest.raises(MappingError, match=r"columns.value = 'seconds' names a key no record of this file holds"):
+        collect_events(sqlite_store, [str(log)], load_mapping(write(tmp_path / "m2.toml", typo)), data_dir=tmp_path)
+    assert table_counts(sqlite_store) == before
+    misnamed_user = typo.replace('user = "u"', 'user = "uid"')
+    with pytest.raises(MappingError, match=r"columns.user = 'uid'.*the keys of its first 1,000 records"):
+        collect_events(sqlite_store, [str(log)], load_mapping(write(tmp_path / "m3.toml", misnamed_user)),
+                       data_dir=tmp_path)
+    skipping = load_mapping(write(tmp_path / "m4.toml", 'on_error = "skip"\n' + typo.replace('name = "b"', 'name = "c"')
+                                  + '[action]\nunmapped = "skip"\n'))
+    report = collect_events(sqlite_store, [str(log)], skipping, data_dir=tmp_path)
+    assert report.skipped["columns.value = 'seconds': no record holds it"] == 1

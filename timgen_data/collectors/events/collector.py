@@ -43,7 +43,12 @@ from timgen_data.collectors.events.read import (
     read_header,
 )
 from timgen_data.collectors.report import CollectReport, Rejection
-from timgen_data.collectors.save import begin_source, finish_source, namespace_counts, save_interactions
+from timgen_data.collectors.save import (
+    begin_source,
+    finish_source,
+    namespace_counts,
+    save_interactions,
+)
 from timgen_data.errors import ConfigError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import (
@@ -56,6 +61,8 @@ from timgen_data.store import (
 )
 
 COLLECTOR = "events"
+# Fields every record must hold; the rest may be absent from a JSON record.
+REQUIRED_FIELDS = ("user", "item", "time", "action")
 BATCH_ROWS = 200_000  # rows per committed batch: a few MB of Python objects, few commits
 _GLOB_CHARS = set("*?[")
 
@@ -164,7 +171,12 @@ def check_columns(file: EventFile, mapping: EventMapping) -> None:
     header = read_header(file.path, file.fmt, mapping.delimiter)
     if file.fmt == "jsonl" and header.first_row is None:
         return  # an empty log has no keys to check
-    missing = [(field, column) for field, column in mapping.columns.used().items() if column not in header.columns]
+    used = mapping.columns.used()
+    if file.fmt == "jsonl":
+        # A JSON record leaves out keys it has no value for: an optional key may first appear late in the
+        # file, so only the keys every record needs are checked here; the rest once the file is read.
+        used = {f: c for f, c in used.items() if f in REQUIRED_FIELDS}
+    missing = [(field, column) for field, column in used.items() if column not in header.columns]
     if not missing:
         return
     wanted = ", ".join(f"columns.{field} = {column!r}" for field, column in missing)
@@ -191,12 +203,18 @@ def _check_values(file: EventFile, mapping: EventMapping, progress: Progress, ba
     task = f"check {file.path.name}"
     progress.start(task, total=file.path.stat().st_size, unit="B")
     reached = 0
+    unseen: frozenset[str] = frozenset()
     for batch in read_batches(file.path, file.fmt, mapping.columns.used(), delimiter=mapping.delimiter,
                               batch_rows=batch_rows):
         _convert(batch, file, mapping)
         progress.advance(task, batch.done_bytes - reached)
         reached = batch.done_bytes
+        unseen = batch.unseen
     progress.finish(task)
+    if unseen:
+        wanted = ", ".join(f"columns.{f} = {c!r}" for f, c in mapping.columns.used().items() if c in unseen)
+        raise MappingError(f"{file.label}: the mapping's {wanted} names a key no record of this file holds; fix the "
+                           "key in the mapping's [columns]. Nothing was stored.")
 
 
 def _convert(batch: Batch, file: EventFile, mapping: EventMapping) -> Converted:
@@ -218,6 +236,7 @@ def _store_file(store: Store, file: EventFile, mapping: EventMapping, key: str, 
     task = f"store {file.path.name}"
     progress.start(task, total=file.path.stat().st_size, unit="B")
     reached_bytes, reached = 0, done
+    unseen: frozenset[str] = frozenset()
     for batch in read_batches(file.path, file.fmt, mapping.columns.used(), delimiter=mapping.delimiter,
                               batch_rows=batch_rows):
         converted = _convert(batch, file, mapping)
@@ -240,7 +259,11 @@ def _store_file(store: Store, file: EventFile, mapping: EventMapping, key: str, 
             reached = last
         progress.advance(task, batch.done_bytes - reached_bytes)
         reached_bytes = batch.done_bytes
+        unseen = batch.unseen
     progress.finish(task)
+    for field, column in mapping.columns.used().items():
+        if column in unseen:  # only reached without the value check (on_error and unmapped both "skip")
+            report.skipped[f"columns.{field} = {column!r}: no record holds it"] = 1
     with store.begin() as conn:
         save_cursor(conn, COLLECTOR, key, {"position": reached, "complete": True})
         finish_source(conn, source_id, {"last_position": reached, "rejected": report.rejections.count})

@@ -42,6 +42,8 @@ class Batch:
     positions: np.ndarray  # line (text files) or row (Parquet) number of each frame row
     malformed: list[tuple[int, str]] = field(default_factory=list)  # (position, reason) of unreadable records
     done_bytes: int = 0  # bytes of the file read so far (compressed), for progress
+    # JSON lines only: mapped keys no record so far has held (absent keys are how JSON says "none").
+    unseen: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -265,6 +267,7 @@ def _objects(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _jsonl_batches(path: Path, columns: dict[str, str], batch_rows: int) -> Iterator[Batch]:
     fields = list(columns)
+    unseen = set(columns.values())
     with _open_text(path) as (text, raw):
         rows: list[list[Any]] = []
         positions: list[int] = []
@@ -280,19 +283,21 @@ def _jsonl_batches(path: Path, columns: dict[str, str], batch_rows: int) -> Iter
             if not isinstance(record, dict):
                 malformed.append((line, f"is a JSON {type(record).__name__}, not an object"))
                 continue
+            if unseen:
+                unseen.difference_update(record.keys())
             rows.append([_json_value(record.get(columns[f]), f) for f in fields])
             positions.append(line)
             if len(rows) >= batch_rows:
-                yield _text_batch(rows, positions, malformed, fields, raw)
+                yield _text_batch(rows, positions, malformed, fields, raw, frozenset(unseen))
                 rows, positions, malformed = [], [], []
         if rows or malformed:
-            yield _text_batch(rows, positions, malformed, fields, raw)
+            yield _text_batch(rows, positions, malformed, fields, raw, frozenset(unseen))
 
 
 def _text_batch(rows: list[list[Any]], positions: list[int], malformed: list[tuple[int, str]], fields: list[str],
-                raw: _CountingReader) -> Batch:
+                raw: _CountingReader, unseen: frozenset[str] = frozenset()) -> Batch:
     frame = pd.DataFrame(rows, columns=fields, dtype=object)
-    return Batch(frame, np.asarray(positions, dtype=np.int64), malformed, raw.count)
+    return Batch(frame, np.asarray(positions, dtype=np.int64), malformed, raw.count, unseen)
 
 
 def _json_value(value: Any, field_name: str) -> Any:
