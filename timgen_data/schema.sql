@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS item_links (
     PRIMARY KEY (item_id, target_source, target_external_id)
 );
 
+-- On PostgreSQL the store widens interactions.id and labels.interaction_id to BIGINT after
+-- running this file (SQLite's INTEGER PRIMARY KEY is 64-bit already and must stay INTEGER).
 CREATE TABLE IF NOT EXISTS interactions (
     id         INTEGER PRIMARY KEY,
     user_id    INTEGER NOT NULL REFERENCES users (id),

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from timgen_data.errors import SchemaVersionError, UsageError
-from timgen_data.store import Store, id_map, models, to_json, upsert_rows
+from timgen_data.store import Store, fetch_rows, id_map, models, to_json, upsert_rows
 
 
 def count(store: Store, table: str) -> int:
@@ -86,3 +86,22 @@ def test_sqlite_store_uses_wal(sqlite_store):
 def test_bad_url_is_a_usage_error():
     with pytest.raises(UsageError, match="sqlite:///"):
         Store.open("mysql://nobody@127.0.0.1/x")
+
+
+def test_interaction_ids_beyond_32_bits(store):
+    """A platform's logs can pass 2**31 interactions: their keys (and the labels pointing at them) are 64-bit."""
+    big = 2**31 + 7
+    with store.begin() as conn:
+        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
+                    conflict=["source", "external_id"])
+        upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
+                    conflict=["source", "external_id"])
+        user, item = id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+        upsert_rows(conn, "interactions", ["id", "user_id", "item_id", "ts", "action"], [(big, user, item, 1, "click")],
+                    conflict=["user_id", "item_id", "ts", "action"])
+        upsert_rows(conn, "labels", ["interaction_id", "scenario", "score"], [(big, "ecommerce", 1.0)],
+                    conflict=["interaction_id", "scenario"])
+        upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action"], [(user, item, 2, "cart")],
+                    conflict=["user_id", "item_id", "ts", "action"])
+        assert fetch_rows(conn, "SELECT interaction_id FROM labels") == [(big,)]
+        assert fetch_rows(conn, "SELECT MAX(id) FROM interactions")[0][0] >= big

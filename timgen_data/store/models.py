@@ -92,7 +92,7 @@ item_links = Table(
 interactions = Table(
     "interactions",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("item_id", Integer, ForeignKey("items.id"), nullable=False),
     Column("ts", BigInteger, nullable=False),
@@ -140,7 +140,7 @@ features = Table(
 labels = Table(
     "labels",
     metadata,
-    Column("interaction_id", Integer, ForeignKey("interactions.id"), nullable=False),
+    Column("interaction_id", BigInteger, ForeignKey("interactions.id"), nullable=False),
     Column("scenario", Text, nullable=False),
     Column("score", Double),
     Column("class", Text),
@@ -159,3 +159,6 @@ collection_state = Table(
 
 # Tables whose integer ``id`` is a surrogate key the database assigns.
 SURROGATE_KEY_TABLES = ("sources", "users", "items", "interactions", "assets")
+# Interactions are the one table that can outgrow 2**31 rows (a platform's logs); SQLite's
+# INTEGER PRIMARY KEY is 64-bit already, PostgreSQL's INTEGER is not, so it is widened there.
+WIDE_KEYS = (("interactions", "id"), ("labels", "interaction_id"))
