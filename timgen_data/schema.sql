@@ -73,6 +73,7 @@ CREATE TABLE IF NOT EXISTS interactions (
     device     TEXT,
     platform   TEXT,
     geo        TEXT,
+    text       TEXT,
     source_id  INTEGER REFERENCES sources (id),
     UNIQUE (user_id, item_id, ts, action)
 );

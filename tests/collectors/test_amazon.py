@@ -157,6 +157,10 @@ def test_collect_2023_stores_reviews_meta_and_assets(store, tmp_path):
     assert report.stored == {"users": 3, "items": 2, "interactions": 4, "assets": 3}
     assert report.written == {"items": 2, "users": 3, "interactions": 4, "assets": 3}  # net of the replaced review
     assert (tmp_path / "data/downloads/amazon/2023/All_Beauty.jsonl.gz").exists()
+    with store.begin() as conn:  # the review itself: headline and body
+        texts = dict(fetch_rows(conn, "SELECT u.external_id, x.text FROM interactions x JOIN users u "
+                                      "ON u.id = x.user_id WHERE x.action = 'comment'"))
+    assert texts == {"U1": "Meh\nOld.", "U2": "Ok\nFine.", "U3": "Nice\nGood."}
 
 
 def test_rerun_adds_nothing(tmp_path):

@@ -375,3 +375,21 @@ def test_json_lines_may_leave_out_optional_keys_but_not_misspell_them(sqlite_sto
                                   + '[action]\nunmapped = "skip"\n'))
     report = collect_events(sqlite_store, [str(log)], skipping, data_dir=tmp_path)
     assert report.skipped["columns.value = 'seconds': no record holds it"] == 1
+
+
+def test_text_column_reaches_the_built_dataset(sqlite_store, tmp_path):
+    """What the user wrote (a review here) is stored with the interaction and built into ``texts``."""
+    import pyarrow.parquet as pq_
+
+    from timgen_data.build import BuildOptions, build_dataset
+    from timgen_data.labeling import label_store
+
+    log = write(tmp_path / "reviews.csv", 'u,i,t,stars,review\na,x,1767225600,5,"Great, would buy again"\n'
+                                           'a,y,1767225700,2,\na,z,1767225800,4,Fine\n')
+    mapping = load_mapping(write(tmp_path / "m.toml", '[columns]\nuser = "u"\nitem = "i"\ntime = "t"\n'
+                                                      'value = "stars"\ntext = "review"\n[action]\nfixed = "rate"\n'))
+    collect_events(sqlite_store, [str(log)], mapping, data_dir=tmp_path)
+    label_store(sqlite_store, "movie")
+    build_dataset(sqlite_store, tmp_path / "out", BuildOptions())
+    table = pq_.read_table(next((tmp_path / "out" / "interactions").glob("test-*.parquet")))
+    assert table.column("texts").to_pylist() == [["Great, would buy again", "", "Fine"]]

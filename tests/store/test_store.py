@@ -105,3 +105,29 @@ def test_interaction_ids_beyond_32_bits(store):
                     conflict=["user_id", "item_id", "ts", "action"])
         assert fetch_rows(conn, "SELECT interaction_id FROM labels") == [(big,)]
         assert fetch_rows(conn, "SELECT MAX(id) FROM interactions")[0][0] >= big
+
+
+def test_a_version_1_store_is_upgraded_in_place(store):
+    """Stores written before interactions had a text column gain it on open; nothing stored changes."""
+    with store.begin() as conn:
+        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
+                    conflict=["source", "external_id"])
+        upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
+                    conflict=["source", "external_id"])
+        user, item = id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+        upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "value"],
+                    [(user, item, 1, "rate", 4.0)], conflict=["user_id", "item_id", "ts", "action"])
+        conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN text")
+        conn.execute(models.schema_version.update().values(version=1))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.dispose()
+    reopened = Store.open(url)
+    try:
+        with reopened.begin() as conn:
+            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
+            assert fetch_rows(conn, "SELECT ts, action, value, text FROM interactions") == [(1, "rate", 4.0, None)]
+            upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "text"],
+                        [(user, item, 2, "comment", "Loved it")], conflict=["user_id", "item_id", "ts", "action"])
+            assert fetch_rows(conn, "SELECT text FROM interactions WHERE ts = 2") == [("Loved it",)]
+    finally:
+        reopened.dispose()

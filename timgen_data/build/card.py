@@ -76,7 +76,8 @@ def render_card(
         "\n## Dataset format\n",
         "`interactions`: one row per user and split with `user_id`, chronological `item_ids`, `timestamps` "
         "(UTC epoch seconds), `actions`, `devices`/`platforms`/`geos` (\"\" = unknown), `scores` (y_score), "
-        "`classes` (y_class, \"\" = none), `values` (raw value) and `is_target` (positions evaluated in this "
+        "`classes` (y_class, \"\" = none), `values` (raw value), `texts` (what the user wrote: a review, "
+        "comment or post; \"\" = none) and `is_target` (positions evaluated in this "
         "split). A row never contains interactions after its last target.\n\n"
         "`items`: `item_id`, `title`, `text`, `class`, `classes`, `year` and per modality "
         "`text_emb`/`image_emb`/`video_emb`/`audio_emb` (null when missing).\n"

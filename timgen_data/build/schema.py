@@ -26,6 +26,7 @@ INTERACTIONS_FEATURES = Features(
         "scores": List(Value("float32")),
         "classes": List(Value("string")),
         "values": List(Value("float32")),
+        "texts": List(Value("string")),
         "is_target": List(Value("bool")),
     }
 )

@@ -15,11 +15,11 @@ from sqlalchemy import Connection
 from timgen_data.errors import NothingToDoError
 from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
 
-_COLUMNS = ["user_id", "item_id", "ts", "action", "device", "platform", "geo", "value", "score", "class"]
+_COLUMNS = ["user_id", "item_id", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class"]
 # Surrogate ids instead of joined external ids: per-row strings are what makes a bulk
 # read slow, and users/items are mapped back with two small lookups.
 _SQL = """
-SELECT i.user_id, i.item_id, i.ts, i.action, i.device, i.platform, i.geo, i.value, l.score, l.class
+SELECT i.user_id, i.item_id, i.ts, i.action, i.device, i.platform, i.geo, i.value, i.text, l.score, l.class
 FROM interactions i
 JOIN users u ON u.id = i.user_id
 LEFT JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario

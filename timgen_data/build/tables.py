@@ -19,6 +19,7 @@ from timgen_data.build.splits import SplitRows, slice_positions
 _LIST_COLUMNS = {
     "item_ids": "item", "timestamps": "ts", "actions": "action", "devices": "device",
     "platforms": "platform", "geos": "geo", "scores": "score", "classes": "class", "values": "value",
+    "texts": "text",
 }
 
 

@@ -14,7 +14,7 @@ from timgen_data.collectors.records import ItemRecord, LinkRecord, UserRecord
 from timgen_data.store import fetch_rows, id_map, models, to_json, upsert_rows
 
 INTERACTION_COLUMNS = (
-    "user_id", "item_id", "ts", "action", "value", "duration", "device", "platform", "geo", "source_id",
+    "user_id", "item_id", "ts", "action", "value", "duration", "device", "platform", "geo", "source_id", "text",
 )
 INTERACTION_KEY = ("user_id", "item_id", "ts", "action")
 
@@ -68,8 +68,11 @@ def map_external_ids(column: pa.ChunkedArray | pa.Array, mapping: dict[str, int]
 
 
 def save_interactions(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
-    """Insert interactions (tuples in ``INTERACTION_COLUMNS`` order); existing ones are kept."""
-    return upsert_rows(conn, "interactions", INTERACTION_COLUMNS, rows, conflict=INTERACTION_KEY)
+    """Insert interactions (tuples in ``INTERACTION_COLUMNS`` order; the trailing ``text`` may be left
+    off where a source has none); existing ones are kept."""
+    width = len(INTERACTION_COLUMNS)
+    full = [row if len(row) == width else (*row, None) for row in rows]
+    return upsert_rows(conn, "interactions", INTERACTION_COLUMNS, full, conflict=INTERACTION_KEY)
 
 
 def begin_source(

@@ -92,6 +92,7 @@ class Store:
         try:
             if create:
                 store.create_schema()
+            store.upgrade()
             store.check_version()
         except OperationalError as exc:
             raise StoreError(
@@ -126,6 +127,24 @@ class Store:
                     version=models.SCHEMA_VERSION, applied_at=int(time.time())
                 )
             )
+
+    def upgrade(self) -> None:
+        """Bring a store written by an earlier schema version up to this one, in one transaction.
+
+        Each step only adds (a column, a wider key), so nothing stored is touched.
+        """
+        with self.begin() as conn:
+            exists = conn.execute(text(self._table_exists_sql()), {"name": "schema_version"}).first()
+            if not exists:
+                return
+            versions = conn.execute(select(models.schema_version.c.version)).scalars().all()
+            if len(versions) != 1 or versions[0] >= models.SCHEMA_VERSION or versions[0] not in models.UPGRADES:
+                return  # current, newer, or unknown: check_version says which
+            for version in range(versions[0], models.SCHEMA_VERSION):
+                for statement in models.UPGRADES[version]:
+                    conn.exec_driver_sql(statement)
+            conn.execute(models.schema_version.update().values(version=models.SCHEMA_VERSION,
+                                                               applied_at=int(time.time())))
 
     def check_version(self) -> None:
         with self.begin() as conn:

@@ -21,7 +21,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Statements that take a store from version N to N + 1 (valid on SQLite and PostgreSQL).
+UPGRADES: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE interactions ADD COLUMN text TEXT",),  # the review, comment or post itself
+}
 
 metadata = MetaData()
 
@@ -102,6 +106,7 @@ interactions = Table(
     Column("device", Text),
     Column("platform", Text),
     Column("geo", Text),
+    Column("text", Text),
     Column("source_id", Integer, ForeignKey("sources.id")),
     UniqueConstraint("user_id", "item_id", "ts", "action"),
     Index("interactions_item", "item_id"),

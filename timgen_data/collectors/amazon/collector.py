@@ -210,7 +210,8 @@ def _save_review_chunk(conn: Connection, namespace: str, source_id: int, reviews
                 "('comment', 'purchase')" if conn.dialect.name == "sqlite" else
                 "DELETE FROM interactions WHERE user_id = %s AND item_id = %s AND ts = %s AND action IN "
                 "('comment', 'purchase')", (user_id, item_id, before)).rowcount
-        rows.append((user_id, item_id, review.ts, "comment", review.rating, None, None, None, None, source_id))
+        rows.append((user_id, item_id, review.ts, "comment", review.rating, None, None, None, None, source_id,
+                     review.text))
         if review.verified:
             rows.append((user_id, item_id, review.ts, "purchase", None, None, None, None, None, source_id))
     report.written["interactions"] += save_interactions(conn, rows)

@@ -24,6 +24,7 @@ class Review:
     ts: int  # UTC epoch seconds
     rating: float | None
     verified: bool
+    text: str | None = None  # the headline and the body, as the reviewer wrote them
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,10 @@ def parse_review(obj: dict[str, Any], release: Release, *, record: str | None = 
     if when is None:
         raise ValueError("review without a timestamp")
     ts = normalize_time(when, unit=release.time_unit, record=record).ts
-    return Review(str(user), str(item), ts, _number(rating), bool(verified))
+    headline, body = (obj.get("title"), obj.get("text")) if release.name == "2023" else (obj.get("summary"),
+                                                                                        obj.get("reviewText"))
+    text = "\n".join(str(part).strip() for part in (headline, body) if part and str(part).strip()) or None
+    return Review(str(user), str(item), ts, _number(rating), bool(verified), text)
 
 
 def parse_meta(obj: dict[str, Any], release: Release) -> Meta:

@@ -286,7 +286,7 @@ def _save_rows(conn: Connection, rows: pd.DataFrame, mapping: EventMapping, sour
     interactions = list(zip(
         user_ids, item_ids, rows["ts"].tolist(), rows["action"].tolist(), _nullable(rows["value"]),
         _nullable(rows["duration"]), rows["device"].tolist(), rows["platform"].tolist(), rows["geo"].tolist(),
-        [source_id] * len(rows)))
+        [source_id] * len(rows), rows["text"].tolist()))
     written = save_interactions(conn, interactions)
     report.written["interactions"] += written
     report.skipped["duplicates"] = report.skipped.get("duplicates", 0) + len(interactions) - written

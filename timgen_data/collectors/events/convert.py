@@ -32,8 +32,9 @@ from timgen_data.collectors.events.read import Batch
 from timgen_data.collectors.records import ACTIONS
 from timgen_data.errors import ConfigError, MalformedInputError, TimeValueError
 
-OUTPUT = ("user", "item", "ts", "action", "value", "duration", "device", "platform", "geo", "category", "title")
-_TEXT_OUT = ("user", "item", "action", "device", "platform", "geo", "category", "title")
+OUTPUT = ("user", "item", "ts", "action", "value", "duration", "device", "platform", "geo", "category", "title",
+          "text")
+_TEXT_OUT = ("user", "item", "action", "device", "platform", "geo", "category", "title", "text")
 _OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 _SECOND = pd.Timedelta(seconds=1)
 
@@ -66,7 +67,7 @@ def convert_batch(batch: Batch, mapping: EventMapping, file: str, word: str) -> 
     out["action"] = _actions(raw, mapping, checker)
     for name in ("value", "duration"):
         out[name] = _numbers(raw, name, getattr(mapping.scale, name), checker) if name in raw else np.full(n, np.nan)
-    for name in ("device", "platform", "geo", "category", "title"):
+    for name in ("device", "platform", "geo", "category", "title", "text"):
         out[name] = _optional_text(raw[name]) if name in raw else np.full(n, None, dtype=object)
     # Object columns stay object: pandas would otherwise infer strings and turn None into NaN.
     frame = pd.DataFrame({k: pd.Series(v, dtype=object) if k in _TEXT_OUT else v for k, v in out.items()})

@@ -66,6 +66,7 @@ class Columns(_Strict):
     geo: str | None = Field(None, min_length=1)
     category: str | None = Field(None, min_length=1, description="the item's class, stored on the item")
     title: str | None = Field(None, min_length=1, description="the item's title, stored on the item")
+    text: str | None = Field(None, min_length=1, description="what the user wrote: a review, comment or post")
 
     def used(self) -> dict[str, str]:
         """Our field → the file's column, for the fields mapped."""

@@ -33,7 +33,7 @@ _GZIP_MAGIC = b"\x1f\x8b"
 HEADER_SAMPLE = 1_000  # JSON-lines records whose keys count as the file's columns
 _QUOTED_LINE = re.compile(rb'[^\n]*"[^\n]*')
 # Fields whose values are names or ids: kept as text exactly as written ("007" stays "007").
-TEXT_FIELDS = ("user", "item", "action", "device", "platform", "geo", "category", "title")
+TEXT_FIELDS = ("user", "item", "action", "device", "platform", "geo", "category", "title", "text")
 
 
 @dataclass

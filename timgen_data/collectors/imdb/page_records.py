@@ -47,6 +47,12 @@ def title_record(item: TitleItem) -> ItemRecord:
     )
 
 
+def review_text(review: ReviewItem) -> str | None:
+    """The headline and the body, as the reviewer wrote them."""
+    parts = [p.strip() for p in (review.headline, review.text) if p and p.strip()]
+    return "\n".join(parts) or None
+
+
 def cursor_key(tconst: str) -> str:
     return f"title:{tconst}"
 
@@ -64,7 +70,8 @@ def save_batch(conn: Connection, titles: Sequence[TitleItem], reviews: Sequence[
         conn, NAMESPACE, [UserRecord(r.user_id, {"name": r.user_name} if r.user_name else {}) for r in reviews]
     ) if reviews else {}
     rows = [
-        (user_ids[r.user_id], item_ids[r.tconst], r.ts, ACTION, r.value, None, None, None, None, source_id)
+        (user_ids[r.user_id], item_ids[r.tconst], r.ts, ACTION, r.value, None, None, None, None, source_id,
+         review_text(r))
         for r in reviews
     ]
     written: dict[str, Any] = {"interactions": save_interactions(conn, rows) if rows else 0}

@@ -43,6 +43,7 @@ class Action:
     ts: int
     action: str
     duration: float | None = None  # the post's video length in seconds, where it has one
+    text: str | None = None  # what the user wrote: the post, reply or quote (a retweet adds nothing)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def parse_tweet_page(body: dict[str, Any]) -> TweetPage:
             items[tweet["id"]] = _item(tweet, media, page, primary=False)
         except TimeValueError:
             page.skip("referenced_posts_unreadable")
-    references: list[tuple[str, str, int, str]] = []  # author, target post, ts, action
+    references: list[tuple[str, str, int, str, str | None]] = []  # author, target post, ts, action, text
     authors_used: dict[str, UserRecord] = {}
     for tweet in data:
         post_id, author = tweet.get("id"), tweet.get("author_id")
@@ -127,15 +128,17 @@ def parse_tweet_page(body: dict[str, Any]) -> TweetPage:
         authors_used[author] = user_record(authors[author])
         refs = [r for r in tweet.get("referenced_tweets") or []
                 if isinstance(r, dict) and r.get("type") in REFERENCE_ACTIONS]
-        references += [(author, r["id"], ts, REFERENCE_ACTIONS[r["type"]]) for r in refs if r.get("id")]
+        written = tweet.get("text") or None
+        references += [(author, r["id"], ts, REFERENCE_ACTIONS[r["type"]], None if r["type"] == "retweeted" else written)
+                       for r in refs if r.get("id")]
         if any(r["type"] == "retweeted" for r in refs):
             continue
         items[post_id] = _item(tweet, media, page, primary=True)
         page.post_ids.append(post_id)
-        page.actions.append(Action(author, post_id, ts, "comment", items[post_id][2]))
-    for author, target, ts, action in references:
+        page.actions.append(Action(author, post_id, ts, "comment", items[post_id][2], written))
+    for author, target, ts, action, text in references:
         if target in items:
-            page.actions.append(Action(author, target, ts, action, items[target][2]))
+            page.actions.append(Action(author, target, ts, action, items[target][2], text))
         else:
             page.skip("referenced_posts_unavailable")
     page.users = list(authors_used.values())

@@ -41,7 +41,7 @@ def save_tweet_page(conn: Connection, page: TweetPage, source_id: int) -> tuple[
     user_ids = upsert_users(conn, page.users)
     item_ids = upsert_items(conn, page.items)
     rows = [
-        (user_ids[a.user], item_ids[a.item], a.ts, a.action, None, a.duration, None, None, None, source_id)
+        (user_ids[a.user], item_ids[a.item], a.ts, a.action, None, a.duration, None, None, None, source_id, a.text)
         for a in page.actions
     ]
     written = save_interactions(conn, rows)

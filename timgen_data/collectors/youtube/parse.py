@@ -54,6 +54,7 @@ class CommentRecord:
     user: str  # the author's channel id
     video: str
     ts: int
+    text: str | None = None  # as written (textOriginal), not the HTML display form
 
 
 @dataclass(frozen=True)
@@ -232,7 +233,8 @@ def _comment(comment: Mapping[str, Any], video: str, origin: Origin, position: s
         return None
     user = UserRecord(author, {"display_name": snippet.get("authorDisplayName"),
                                "channel_url": snippet.get("authorChannelUrl")})
-    return CommentRecord(comment_id, author, video, ts), user
+    text = snippet.get("textOriginal") or snippet.get("textDisplay") or None
+    return CommentRecord(comment_id, author, video, ts, text), user
 
 
 def _count(value: object) -> int | None:
