@@ -89,6 +89,8 @@ def test_live_crawl_stores_titles_reviews_and_media(live):
         ("ur0000004", 1549065600, "comment", 6.0),
     ]
     assert {i["source_id"] for i in interactions} == {1}
+    texts = {users[i["user_id"]]: i["text"] for i in interactions if i["ts"] == 1622505600}
+    assert texts == {"ur0000002": "No stars from me\nSynthetic review text two, without a rating."}
     assert ("video", "youtube:aBcDeF12345") in assets
     assert ("image", "https://images.example.org/posters/tt0133093.jpg") in assets
     assert links == [(items["tt0114709"].id, "youtube", "aBcDeF12345", "imdb-jsonld-trailer", 1.0)]

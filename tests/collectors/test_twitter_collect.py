@@ -79,6 +79,9 @@ def test_search_pages_posts_media_and_rejections(store, tmp_path):
     assert report.stored == {"users": 3, "items": 6, "interactions": 7, "assets": 5}
     with store.begin() as conn:
         assert fetch_rows(conn, "SELECT collector, variant, status FROM sources") == [("twitter", "search", "complete")]
+        texts = dict(fetch_rows(conn, "SELECT i.external_id, x.text FROM interactions x JOIN items i ON i.id = x.item_id "
+                                      "WHERE x.action = 'comment'"))
+    assert texts[P + "300"] == "@studio the trailer looks great #movie"  # the post as its author wrote it
 
 
 def test_engagement_stores_likes_once_at_the_time_first_seen(sqlite_store, tmp_path):

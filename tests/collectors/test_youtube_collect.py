@@ -67,7 +67,7 @@ def snapshot(store: Store) -> dict[str, list]:
                                       "FROM items ORDER BY external_id"),
             "users": fetch_rows(conn, "SELECT source, external_id, attributes FROM users ORDER BY external_id"),
             "interactions": fetch_rows(conn, """
-                SELECT u.external_id, i.external_id, x.ts, x.action, x.value, x.duration, s.sha256
+                SELECT u.external_id, i.external_id, x.ts, x.action, x.value, x.duration, s.sha256, x.text
                 FROM interactions x JOIN users u ON u.id = x.user_id JOIN items i ON i.id = x.item_id
                 JOIN sources s ON s.id = x.source_id ORDER BY 1, 2, 3"""),
             "assets": fetch_rows(conn, "SELECT i.external_id, a.modality, a.uri, a.status FROM assets a "
@@ -113,8 +113,9 @@ def test_search_with_comments_through_the_real_client(clean):
                                              "UCuserCarol0000000000003"]
     comments = shot["interactions"]
     assert len(comments) == 5 and {c[3] for c in comments} == {"comment"} and {c[4] for c in comments} == {None}
-    assert ("UCuserAlice0000000000001", V1, 1559469600, "comment", None, 150.0, SEARCH.sha256) in comments
-    assert ("UCuserBob000000000000002", V3, 1640995200, "comment", None, 45.0, SEARCH.sha256) in comments
+    assert ("UCuserAlice0000000000001", V1, 1559469600, "comment", None, 150.0, SEARCH.sha256,
+            "Looks great") in comments
+    assert ("UCuserBob000000000000002", V3, 1640995200, "comment", None, 45.0, SEARCH.sha256, "First!") in comments
     assert shot["assets"] == [(v, "image", f"https://i.ytimg.com/vi/{v}/{name}.jpg", "pending")
                               for v, name in ((V1, "maxresdefault"), (V2, "hqdefault"), (V3, "maxresdefault"),
                                               (V4, "maxresdefault"))]
