@@ -38,13 +38,18 @@ def test_duplicate_keys_in_one_batch_keep_the_last(store):
         assert conn.execute(select(models.users.c.attributes)).scalar_one() == '{"last":true}'
 
 
+def one_user_and_item(conn) -> tuple[int, int]:
+    """A user "u" and an item "i" of source "s"; their surrogate ids."""
+    upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
+                conflict=["source", "external_id"])
+    upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
+                conflict=["source", "external_id"])
+    return id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+
+
 def test_interactions_insert_keeps_existing_rows(store):
     with store.begin() as conn:
-        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
-                    conflict=["source", "external_id"])
-        upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
-                    conflict=["source", "external_id"])
-        uid, iid = id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+        uid, iid = one_user_and_item(conn)
     columns = ["user_id", "item_id", "ts", "action", "value"]
     key = ["user_id", "item_id", "ts", "action"]
     with store.begin() as conn:
@@ -92,11 +97,7 @@ def test_interaction_ids_beyond_32_bits(store):
     """A platform's logs can pass 2**31 interactions: their keys (and the labels pointing at them) are 64-bit."""
     big = 2**31 + 7
     with store.begin() as conn:
-        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
-                    conflict=["source", "external_id"])
-        upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
-                    conflict=["source", "external_id"])
-        user, item = id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+        user, item = one_user_and_item(conn)
         upsert_rows(conn, "interactions", ["id", "user_id", "item_id", "ts", "action"], [(big, user, item, 1, "click")],
                     conflict=["user_id", "item_id", "ts", "action"])
         upsert_rows(conn, "labels", ["interaction_id", "scenario", "score"], [(big, "ecommerce", 1.0)],
@@ -110,11 +111,7 @@ def test_interaction_ids_beyond_32_bits(store):
 def test_a_version_1_store_is_upgraded_in_place(store):
     """Stores written before interactions had a text column gain it on open; nothing stored changes."""
     with store.begin() as conn:
-        upsert_rows(conn, "users", ["source", "external_id", "attributes"], [("s", "u", "{}")],
-                    conflict=["source", "external_id"])
-        upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"], [("s", "i", "[]", "{}")],
-                    conflict=["source", "external_id"])
-        user, item = id_map(conn, "users", "s")["u"], id_map(conn, "items", "s")["i"]
+        user, item = one_user_and_item(conn)
         upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "value"],
                     [(user, item, 1, "rate", 4.0)], conflict=["user_id", "item_id", "ts", "action"])
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN text")
