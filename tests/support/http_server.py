@@ -224,21 +224,20 @@ class _Server(ThreadingHTTPServer):
         pass  # a client closing early is expected in fault tests
 
 
-class LoopbackServer:
-    """Context manager running a throwaway HTTP server on 127.0.0.1."""
+class ServedInThread:
+    """Runs an ``http.server`` on a daemon thread for the length of a ``with`` block; ``url`` is its base URL.
 
-    def __init__(self) -> None:
-        self._server = _Server()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="loopback-http",
-            daemon=True,
-        )
-        host, port = self._server.server_address[:2]
+    Each fake server (files, JSON, a scripted API) subclasses it with its own ``ThreadingHTTPServer``.
+    """
+
+    def __init__(self, server: ThreadingHTTPServer, name: str) -> None:
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name,
+                                        daemon=True)
+        host, port = server.server_address[:2]
         self.url = f"http://{host}:{port}"
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self):
         self._thread.start()
         return self
 
@@ -246,6 +245,13 @@ class LoopbackServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+class LoopbackServer(ServedInThread):
+    """Context manager running a throwaway HTTP server on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        super().__init__(_Server(), "loopback-http")
 
     @staticmethod
     def _norm(path: str) -> str:

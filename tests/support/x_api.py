@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from support.http_server import ServedInThread
+
 
 @dataclass(frozen=True)
 class SeenRequest:
@@ -104,24 +106,11 @@ class _Server(ThreadingHTTPServer):
         return None
 
 
-class FakeXApi:
+class FakeXApi(ServedInThread):
     """Context manager running the scripted API; ``url`` is its base URL."""
 
     def __init__(self) -> None:
-        self._server = _Server()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-x-api", daemon=True)
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeXApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(_Server(), "fake-x-api")
 
     def reply(self, path: str, body: Any, *, params: dict[str, str | None] | None = None, status: int = 200,
               headers: dict[str, str] | None = None, times: int | None = 1, before: bool = False) -> None:
