@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import glob
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +34,13 @@ from timgen_data.collectors.events.convert import (
 from timgen_data.collectors.events.mapping import EventMapping
 from timgen_data.collectors.events.read import (
     HEADER_SAMPLE,
-    SUFFIXES,
     Batch,
     detect_format,
+    format_from_name,
     position_word,
     read_batches,
     read_header,
+    shown_row,
 )
 from timgen_data.collectors.report import CollectReport, Rejection
 from timgen_data.collectors.save import (
@@ -147,7 +147,7 @@ def _expand(given: str, downloads: Path, force: bool, progress: Progress):
         if not matches:
             raise UsageError(f"{given} matches no file; check the pattern (quote it so the shell leaves it to us)")
     elif Path(given).is_dir():
-        matches = sorted(p for p in Path(given).rglob("*") if p.is_file() and _looks_like_log(p))
+        matches = sorted(p for p in Path(given).rglob("*") if p.is_file() and format_from_name(p) is not None)
         if not matches:
             raise UsageError(f"folder {given} holds no .csv, .tsv, .jsonl, .json or .parquet file (gzip allowed)")
     elif Path(given).is_file():
@@ -157,13 +157,6 @@ def _expand(given: str, downloads: Path, force: bool, progress: Progress):
     for path in matches:
         sha256, md5 = file_digests(path)
         yield path, str(path), None, sha256, md5
-
-
-def _looks_like_log(path: Path) -> bool:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".gzip"):
-        suffixes = suffixes[:-1]
-    return bool(suffixes) and suffixes[-1] in SUFFIXES
 
 
 def check_columns(file: EventFile, mapping: EventMapping) -> None:
@@ -187,15 +180,8 @@ def check_columns(file: EventFile, mapping: EventMapping) -> None:
     where = f" (the keys of its first {HEADER_SAMPLE:,} records)" if file.fmt == "jsonl" else ""
     raise MappingError(
         f"{file.label}: the mapping's {wanted} names no column of this file{hint}; its columns{where} are "
-        f"{', '.join(map(repr, header.columns)) or '(none)'}; first row: {_shown_row(header.first_row)}; "
+        f"{', '.join(map(repr, header.columns)) or '(none)'}; first row: {shown_row(header.first_row)}; "
         "fix the column name in the mapping's [columns]. Nothing was stored.")
-
-
-def _shown_row(row: dict | None) -> str:
-    if row is None:
-        return "(no rows)"
-    return json.dumps({k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v)
-                       for k, v in row.items()}, ensure_ascii=False)
 
 
 def _check_values(file: EventFile, mapping: EventMapping, progress: Progress, batch_rows: int) -> None:

@@ -10,7 +10,6 @@ skipped rows per value (events the user chose not to keep).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,7 +27,7 @@ from timgen_data.alignment.timeline import (
     unit_floor,
 )
 from timgen_data.collectors.events.mapping import EventMapping
-from timgen_data.collectors.events.read import Batch
+from timgen_data.collectors.events.read import Batch, shown, shown_row
 from timgen_data.collectors.records import ACTIONS
 from timgen_data.errors import ConfigError, MalformedInputError, TimeValueError
 
@@ -92,8 +91,7 @@ class _Checker:
 
     def example(self, i: int) -> str:
         row = self.batch.frame.iloc[i]
-        shown = {self.columns[f]: _shown(row[f]) for f in self.batch.frame.columns}
-        return json.dumps(shown, ensure_ascii=False, default=str)
+        return shown_row({self.columns[f]: row[f] for f in self.batch.frame.columns})
 
     def fail(self, mask: np.ndarray, reason: Callable[[int], str], fix: str) -> None:
         mask = np.asarray(mask, dtype=bool) & ~self.bad & ~self.skipped
@@ -136,7 +134,7 @@ def _times(raw: pd.Series, mapping: EventMapping, checker: _Checker) -> np.ndarr
     else:
         ts, ok, reason = _text_times(raw.where(raw.notna(), None), spec.format, spec.zone)
     fix = f"fix the value, or the mapping's [time] format (now {spec.format!r}) or zone (now {spec.zone!r})"
-    checker.fail(present & ~ok, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which "
+    checker.fail(present & ~ok, lambda i: f"column {column!r} (time) holds {shown(raw.iloc[i])!r}, which "
                  f"{reason(i) if callable(reason) else reason}", fix)
     _check_range(ts, present & ok, raw, column, checker, fix)
     return ts
@@ -184,13 +182,13 @@ def _epochs(raw: pd.Series, mapping: EventMapping, checker: _Checker, present: n
     numbers = _floats(raw)
     finite = np.isfinite(numbers)
     fix = f"fix the value, or the mapping's [time] format (now {mapping.time.format!r})"
-    checker.fail(present & ~finite, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which is "
+    checker.fail(present & ~finite, lambda i: f"column {column!r} (time) holds {shown(raw.iloc[i])!r}, which is "
                  "not an epoch number", fix)
     magnitude = np.abs(np.where(finite, numbers, 0.0))
     if mapping.time.format == "auto":
         unit = epoch_unit(float(magnitude.max()))
         mixed = finite & (magnitude < unit_floor(unit))
-        checker.fail(mixed, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which looks like "
+        checker.fail(mixed, lambda i: f"column {column!r} (time) holds {shown(raw.iloc[i])!r}, which looks like "
                      f"epoch {_UNIT_WORDS[epoch_unit(magnitude[i])]} while other rows look like {_UNIT_WORDS[unit]}",
                      "one column must use one unit: fix the file, or name the unit in [time] format")
     else:
@@ -211,7 +209,7 @@ _UNIT_WORDS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns":
 def _check_range(ts: np.ndarray, ok: np.ndarray, raw: pd.Series, column: str, checker: _Checker, fix: str) -> None:
     latest = latest_accepted()
     out = ok & ((ts < 0) | (ts > latest))
-    checker.fail(out, lambda i: f"column {column!r} (time) holds {_shown(raw.iloc[i])!r}, which reads as "
+    checker.fail(out, lambda i: f"column {column!r} (time) holds {shown(raw.iloc[i])!r}, which reads as "
                  f"{_iso(int(ts[i]))}, outside 1970 … now", fix + " (is the unit or the zone right?)")
 
 
@@ -280,7 +278,7 @@ def _numbers(raw: pd.DataFrame, name: str, scale: float, checker: _Checker) -> n
     numbers = _floats(values)
     present = values.notna().to_numpy()
     bad = present & ~np.isfinite(numbers)
-    checker.fail(bad, lambda i: f"column {column!r} ({name}) holds {_shown(values.iloc[i])!r}, which is not a "
+    checker.fail(bad, lambda i: f"column {column!r} ({name}) holds {shown(values.iloc[i])!r}, which is not a "
                  "finite number", "fix the value")
     return numbers * scale
 
@@ -350,11 +348,3 @@ def _exact_ints(values: pd.Series) -> np.ndarray | None:
         return pc.cast(array, pa.int64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-
-
-def _shown(value: object) -> object:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

@@ -52,17 +52,23 @@ class Header:
     first_row: dict[str, Any] | None  # the first record, every column, for error messages
 
 
-def detect_format(path: Path, declared: str) -> str:
-    """``declared`` unless it is "auto"; then the format the name says (``.csv.gz`` is csv)."""
-    if declared != "auto":
-        return declared
+def format_from_name(path: Path) -> str | None:
+    """The format a file's name says (``.csv.gz`` is csv), or None when it says none."""
     suffixes = [s.lower() for s in Path(path).suffixes]
     if suffixes and suffixes[-1] in (".gz", ".gzip"):
         suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in SUFFIXES:
-        return SUFFIXES[suffixes[-1]]
-    raise UsageError(f"cannot tell the format of {path} from its name; set format = \"csv\", \"jsonl\" or "
-                     "\"parquet\" in the mapping")
+    return SUFFIXES.get(suffixes[-1]) if suffixes else None
+
+
+def detect_format(path: Path, declared: str) -> str:
+    """``declared`` unless it is "auto"; then the format the name says."""
+    if declared != "auto":
+        return declared
+    fmt = format_from_name(path)
+    if fmt is None:
+        raise UsageError(f"cannot tell the format of {path} from its name; set format = \"csv\", \"jsonl\" or "
+                         "\"parquet\" in the mapping")
+    return fmt
 
 
 def position_word(fmt: str) -> str:
@@ -80,7 +86,7 @@ def read_header(path: Path, fmt: str, delimiter: str) -> Header:
         columns = parquet.schema_arrow.names
         first = None
         for batch in parquet.iter_batches(batch_size=1):
-            first = {k: _plain(v) for k, v in batch.to_pylist()[0].items()}
+            first = {k: shown(v) for k, v in batch.to_pylist()[0].items()}
             break
         return Header(columns, first)
     with _open_text(path) as (text, _):
@@ -314,11 +320,20 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _plain(value: Any) -> Any:
-    """A value as JSON can show it in an error message."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
+def shown(value: Any) -> Any:
+    """A value as an error message can show it in JSON (missing → null, anything exotic → its text)."""
+    if value is None or (isinstance(value, float) and value != value):  # NaN
+        return None
+    if isinstance(value, (str, int, float, bool)):
         return value
     return str(value)
+
+
+def shown_row(row: dict[str, Any] | None) -> str:
+    """A record as one line of JSON for an error message."""
+    if row is None:
+        return "(no rows)"
+    return json.dumps({k: shown(v) for k, v in row.items()}, ensure_ascii=False)
 
 
 class _CountingReader(io.RawIOBase):
