@@ -31,3 +31,21 @@ def resolve_db_url(db: str | None = None, data_dir: str | os.PathLike[str] | Non
         return chosen
     path = resolve_data_dir(data_dir) / "store.sqlite"
     return f"sqlite:///{path}"
+
+
+LAST_BUILD_FILE = "last-build.txt"
+
+
+def remember_build(data_dir: Path, dataset_dir: Path) -> None:
+    """Note ``dataset_dir`` as the latest build, so ``export`` and friends can default to it."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    (Path(data_dir) / LAST_BUILD_FILE).write_text(str(Path(dataset_dir).resolve()) + "\n", encoding="utf-8")
+
+
+def last_build(data_dir: Path) -> Path | None:
+    """The dataset folder ``build`` wrote last with this data directory, if it still exists."""
+    note = Path(data_dir) / LAST_BUILD_FILE
+    if not note.is_file():
+        return None
+    folder = Path(note.read_text(encoding="utf-8").strip())
+    return folder if folder.is_dir() else None

@@ -266,3 +266,29 @@ def test_users_outside_some_splits_and_untargeted_positions(tmp_path):
     _, rows = read_tsv(tmp_path / "out" / "ragged" / "ragged.inter")
     labels = [int(r[4]) for r in rows]
     assert labels == [0, 0, 0, 0, 1, 2, 0, 0, 1, 2]
+
+
+def test_export_defaults_to_the_dataset_built_last(tmp_path):
+    """`timgen-data export OUT --format recbole` exports what `build` wrote last with the same data dir."""
+    from timgen_data.collectors.events import collect_events, load_mapping
+
+    data = tmp_path / "data"
+    none_yet = CliRunner().invoke(cli, ["--data-dir", str(data), "export", str(tmp_path / "rb"), "--format", "recbole"])
+    assert none_yet.exit_code == 2 and "no dataset built yet" in none_yet.output
+    log = tmp_path / "log.csv"
+    log.write_text("u,i,t,stars\n" + "".join(f"u{u},i{k},{1767225600 + 60 * k},{k + 1}\n"
+                                             for u in range(2) for k in range(3)))
+    (tmp_path / "m.toml").write_text('[columns]\nuser = "u"\nitem = "i"\ntime = "t"\nvalue = "stars"\n'
+                                     '[action]\nfixed = "rate"\n')
+    store = Store.open(f"sqlite:///{data / 'store.sqlite'}")
+    try:
+        collect_events(store, [str(log)], load_mapping(tmp_path / "m.toml"), data_dir=data)
+        label_store(store, "movie")
+    finally:
+        store.dispose()
+    built = CliRunner().invoke(cli, ["--data-dir", str(data), "build", str(tmp_path / "ratings")])
+    assert built.exit_code == 0, built.output
+    result = CliRunner().invoke(cli, ["--data-dir", str(data), "export", str(tmp_path / "rb"), "--format", "recbole"])
+    assert result.exit_code == 0, result.output
+    _, rows = read_tsv(tmp_path / "rb" / "ratings" / "ratings.inter")
+    assert len(rows) == 6

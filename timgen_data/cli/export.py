@@ -7,25 +7,34 @@ from pathlib import Path
 import click
 
 from timgen_data.build.export import FORMATS, export_dataset
+from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import print_json, print_mapping
+from timgen_data.settings import last_build
 
 
 @click.command()
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--dataset", "dataset_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Dataset folder written by `timgen-data build`.")
+@click.option("--dataset", "dataset_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Dataset folder written by `timgen-data build` (default: the last one built with this data dir).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Target toolkit layout.")
 @click.option("--name", help="Dataset name: the folder and file prefix (default: the dataset folder's name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def export(out: Path, dataset_dir: Path, fmt: str, name: str | None, as_json: bool) -> None:
+@pass_settings
+def export(settings: Settings, out: Path, dataset_dir: Path | None, fmt: str, name: str | None,
+           as_json: bool) -> None:
     """Export a built dataset to RecBole atomic files or the MMRec layout, keeping its split.
 
     \b
     Example:
-      timgen-data export out/recbole --dataset out/ml-100k --format recbole
+      timgen-data export out/recbole --format recbole          # the dataset built last
       timgen-data export out/mmrec --dataset out/ml-100k --format mmrec --name ml-100k
     """
+    if dataset_dir is None:
+        dataset_dir = last_build(settings.data_path)
+        if dataset_dir is None:
+            raise click.UsageError("no dataset built yet with this data dir; run `timgen-data build OUT` first, "
+                                   "or pass --dataset DIR")
     if as_json:
         report = export_dataset(dataset_dir, out, fmt, name=name)
         print_json(report.as_dict())

@@ -12,6 +12,7 @@ from timgen_data.cli.options import EpochOrDate, Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping, print_records
 from timgen_data.labeling import SCENARIOS, label_store, load_weights
+from timgen_data.settings import remember_build
 from timgen_data.store import store_stats
 
 
@@ -73,6 +74,7 @@ def build(settings: Settings, out: Path, scenario, split, split_file, valid_star
     store = settings.open_store()
     with RichProgress() as progress:
         result = build_dataset(store, out, options, progress=progress)
+    remember_build(settings.data_path, result.path)
     stats = result.statistics
     print_mapping(f"dataset: {result.path}", {
         "users": stats["users"], "items": stats["items"], "interactions": stats["interactions"],
