@@ -11,7 +11,7 @@ skipped rows per value (events the user chose not to keep).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -55,7 +55,7 @@ class Converted:
 
 def convert_batch(batch: Batch, mapping: EventMapping, file: str, word: str) -> Converted:
     """Map one batch's raw values to our fields; see the module docstring for the error policy."""
-    batch.frame = _as_objects(batch.frame)
+    batch = replace(batch, frame=_as_objects(batch.frame))  # a copy: the caller's batch stays as read
     checker = _Checker(batch, mapping, file, word)
     raw = batch.frame
     n = len(raw)
