@@ -36,8 +36,28 @@ class ChecksumMismatchError(DownloadError):
     """Downloaded bytes do not match the published checksum."""
 
 
+class DownloadLimitError(DownloadError):
+    """A download ran past its deadline, fell below its minimum rate, or grew past its size limit."""
+
+
 class ArchiveError(TimgenError):
     """An archive is truncated, corrupt, or tries to write outside its folder."""
+
+
+class DiskFullError(TimgenError):
+    """The disk holding a folder the toolkit writes (data dir, store, output) has no room left.
+
+    The message names the folder and how much room is needed; whatever was committed
+    before stays, so re-running once there is room resumes.
+    """
+
+
+class FileAccessError(TimgenError):
+    """The operating system refused a file operation the command needed (permissions, a missing disk)."""
+
+
+class OutputFolderError(UsageError):
+    """An output folder is one the command did not write (or holds the store); it is left untouched."""
 
 
 class MalformedInputError(TimgenError):
