@@ -24,6 +24,14 @@ def read_toml(path: Path, what: str, option: str) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{what} {path} not found; pass an existing TOML file to {option}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder; pass a TOML file to {option}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+                          f"{exc.start}); save it as UTF-8, as TOML requires, and pass it to {option}") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror or exc}); pass a TOML file you can read "
+                          f"to {option}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
 

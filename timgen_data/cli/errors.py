@@ -68,7 +68,8 @@ class ErrorMappingGroup(click.Group):
                 raise
             raise CommandFailed(error) from error
         except (OSError, OperationalError) as error:
-            data_dir = ctx.obj.data_path if hasattr(ctx.obj, "data_path") else Path.cwd()
+            # where the data dir points, unchecked: checking it here could raise a second error
+            data_dir = ctx.obj.resolved_data_dir if hasattr(ctx.obj, "resolved_data_dir") else Path.cwd()
             mapped = as_library_error(error, data_dir)
             if mapped is None or debug_enabled():
                 raise

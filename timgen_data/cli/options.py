@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from timgen_data.settings import DATA_DIR_ENV, DB_ENV, resolve_data_dir, resolve_db_url
+from timgen_data.settings import DATA_DIR_ENV, DB_ENV, resolve_data_dir, resolve_db_url, writable_data_dir
 from timgen_data.store import Store
 
 
@@ -16,13 +17,24 @@ from timgen_data.store import Store
 class Settings:
     db: str | None
     data_dir: str | None
+    _checked_data_path: Path | None = field(default=None, init=False, repr=False)
 
     @property
     def data_path(self) -> Path:
+        """The data dir, created and checked writable on first use (a UsageError if it cannot be)."""
+        if self._checked_data_path is None:
+            self._checked_data_path = writable_data_dir(self.resolved_data_dir)
+        return self._checked_data_path
+
+    @property
+    def resolved_data_dir(self) -> Path:
+        """Where the data dir is, without creating or checking it: for reading and for messages."""
         return resolve_data_dir(self.data_dir)
 
     def open_store(self) -> Store:
-        return Store.open(resolve_db_url(self.db, self.data_dir))
+        if self.db or os.environ.get(DB_ENV):
+            return Store.open(resolve_db_url(self.db))
+        return Store.open(resolve_db_url(None, self.data_path))  # the default store lives in the data dir
 
 
 pass_settings = click.make_pass_decorator(Settings)

@@ -3,10 +3,16 @@
 Incremental: only users with unlabeled interactions are (re)computed, unless the
 weights changed since the last run, in which case every label of the scenario is.
 Users are recomputed whole because a session score depends on all its interactions.
+
+The cursor (collector "label", key = scenario) says which weights the stored labels
+follow. A run notes "writing with weights F" in the same transaction as its first chunk
+and "done with F" after its last, so a run killed in between (labels of two weights
+mixed, or users half rewritten) is found by the next run, which then recomputes all.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -17,10 +23,10 @@ from timgen_data.labeling.scenarios import ECOMMERCE_ACTIONS, SCENARIOS, VIDEO_A
 from timgen_data.labeling.vocabulary import class_vocabulary, unknown_classes
 from timgen_data.labeling.weights import ScoreWeights
 from timgen_data.progress import SILENT, Progress
-from timgen_data.store import Store, load_cursor, save_cursor, upsert_rows
+from timgen_data.store import LABEL_CURSOR, Store, load_cursor, save_cursor, upsert_rows
 from timgen_data.store.query import fetch_frame, fetch_rows
 
-STATE_COLLECTOR = "label"
+STATE_COLLECTOR = LABEL_CURSOR
 _NEEDED_ACTIONS = {
     "movie": "rate",
     "ecommerce": "/".join(ECOMMERCE_ACTIONS),
@@ -35,6 +41,7 @@ class LabelReport:
     considered: int = 0
     labeled: int = 0
     recomputed_all: bool = False
+    recompute_reason: str | None = None  # why every label was recomputed; None for an incremental run
     score_min: float | None = None
     score_max: float | None = None
     classes: list[str] = field(default_factory=list)
@@ -66,6 +73,17 @@ def _read_frame(conn: Connection, scenario: str, everything: bool) -> pd.DataFra
     return frame
 
 
+def _recompute_reason(state: dict | None, fingerprint: str) -> str | None:
+    """Why every label must be recomputed, or None when only new interactions need labels."""
+    if state is None:
+        return "first run"
+    if state.get("writing"):
+        return "an earlier run stopped before it finished"
+    if state.get("weights") != fingerprint:
+        return "the weights changed"
+    return None
+
+
 def label_store(
     store: Store, scenario: str, weights: ScoreWeights | None = None, *, progress: Progress = SILENT
 ) -> LabelReport:
@@ -77,10 +95,11 @@ def label_store(
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     weights = weights or ScoreWeights()
+    fingerprint = weights.fingerprint()
     report = LabelReport(scenario)
     with store.begin() as conn:
-        state = load_cursor(conn, STATE_COLLECTOR, scenario)
-        report.recomputed_all = state is None or state.get("weights") != weights.fingerprint()
+        report.recompute_reason = _recompute_reason(load_cursor(conn, STATE_COLLECTOR, scenario), fingerprint)
+        report.recomputed_all = report.recompute_reason is not None
         frame = _read_frame(conn, scenario, everything=report.recomputed_all)
     report.considered = len(frame)
     labels = compute_labels(scenario, frame, weights) if len(frame) else frame.iloc[:0]
@@ -97,6 +116,8 @@ def label_store(
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = rows[start:start + CHUNK_ROWS]
         with store.begin() as conn:
+            if start == 0:  # noted before any label changes, and only if the chunk commits
+                save_cursor(conn, STATE_COLLECTOR, scenario, {"writing": fingerprint, "started_at": int(time.time())})
             report.labeled += upsert_rows(
                 conn, "labels", ["interaction_id", "scenario", "score", "class"], chunk,
                 conflict=["interaction_id", "scenario"], update=["score", "class"],
@@ -112,7 +133,7 @@ def label_store(
         report.classes = class_vocabulary(scenario, classes)
         report.unknown_classes = unknown_classes(scenario, report.classes)
         save_cursor(conn, STATE_COLLECTOR, scenario, {
-            "weights": weights.fingerprint(), "settings": weights.model_dump(),
+            "weights": fingerprint, "settings": weights.model_dump(),
             "score_min": report.score_min, "score_max": report.score_max,
         })
     return report

@@ -29,3 +29,14 @@ def save_cursor(conn: Connection, collector: str, key: str, cursor: dict[str, An
         conflict=["collector", "key"],
         update=["cursor", "updated_at"],
     )
+
+
+# ``label`` keeps one cursor per scenario under this name. While a run is writing, the
+# cursor holds ``{"writing": <weights fingerprint>}``; once it has finished, ``{"weights": ...}``.
+LABEL_CURSOR = "label"
+
+
+def label_run_unfinished(conn: Connection, scenario: str) -> bool:
+    """Whether the last ``label`` run of ``scenario`` stopped before it finished (its labels may be mixed)."""
+    state = load_cursor(conn, LABEL_CURSOR, scenario)
+    return bool(state and state.get("writing"))
