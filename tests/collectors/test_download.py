@@ -23,6 +23,7 @@ from support.http_server import LoopbackServer
 from support.progress import RecordingProgress
 
 from timgen_data.collectors.download import DownloadResult, download, fetch_text
+from timgen_data.collectors.download_files import PartialFile
 from timgen_data.errors import ChecksumMismatchError, DownloadError
 
 DATA = random.Random(1).randbytes(2_000_000)
@@ -49,6 +50,12 @@ def get(server, dest, sleeps, **kwargs) -> DownloadResult:
 
 def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
+
+
+def partial_from_earlier_run(server, dest: Path, data: bytes) -> None:
+    """A partial file as a killed run leaves it: its bytes and the validator they came with."""
+    PartialFile.of(dest).begin(server.url + "/ml-1m.zip", server.etag(DATA))
+    PartialFile.of(dest).path.write_bytes(data)
 
 
 def test_plain_download_returns_digests(server, sleeps, tmp_path):
@@ -121,11 +128,12 @@ def test_connection_dropped_mid_body_resumes_with_range(server, sleeps, tmp_path
 
 
 def test_partial_file_from_a_killed_run_is_resumed(server, sleeps, tmp_path):
-    (tmp_path / ".f.zip.part").write_bytes(DATA[:123_457])
+    partial_from_earlier_run(server, tmp_path / "f.zip", DATA[:123_457])
     progress = RecordingProgress()
     result = get(server, tmp_path / "f.zip", sleeps, progress=progress)
 
     assert [r.range for r in server.requests] == ["bytes=123457-"]
+    assert server.requests[0].headers["if-range"] == server.etag(DATA)
     assert result.resumed
     assert (tmp_path / "f.zip").read_bytes() == DATA
     assert leftovers(tmp_path) == ["f.zip"]
@@ -145,7 +153,7 @@ def test_partial_file_that_is_already_complete_gets_416_and_is_verified(server, 
 
 
 def test_partial_file_longer_than_the_remote_file_starts_over(server, sleeps, tmp_path):
-    (tmp_path / ".f.zip.part").write_bytes(DATA + b"junk")
+    partial_from_earlier_run(server, tmp_path / "f.zip", DATA + b"junk")
     result = get(server, tmp_path / "f.zip", sleeps)
 
     assert [r.range for r in server.requests] == [f"bytes={len(DATA) + 4}-", None]
@@ -160,6 +168,7 @@ def test_server_that_ignores_range_restarts_from_scratch(sleeps, tmp_path):
         seen.append(request.headers.get("Range"))
         return httpx.Response(200, content=DATA)  # a 200 answer to a Range request
 
+    PartialFile.of(tmp_path / "f.zip").begin("http://mirror.test/f.zip", '"v1"')
     (tmp_path / ".f.zip.part").write_bytes(b"stale bytes")
     with httpx.Client(transport=httpx.MockTransport(handler)) as client:
         result = download("http://mirror.test/f.zip", tmp_path / "f.zip", client=client, sleep=sleeps.append)
@@ -218,7 +227,7 @@ def test_repeated_drops_are_bounded_and_keep_the_partial_file(server, sleeps, tm
         get(server, tmp_path / "f.zip", sleeps, max_attempts=4)
 
     assert [r.range for r in server.requests] == [None, "bytes=1000-", "bytes=2000-", "bytes=3000-"]
-    assert leftovers(tmp_path) == [".f.zip.part"]
+    assert leftovers(tmp_path) == [".f.zip.part", ".f.zip.part.json"]  # the bytes and where they came from
     assert (tmp_path / ".f.zip.part").read_bytes() == DATA[:4000]
 
 

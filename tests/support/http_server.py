@@ -18,12 +18,21 @@ is served normally. A fault is one of:
 
 * ``("status", code, {header: value}, body)``: the same with that exact body (bytes),
   e.g. an API's JSON error document.
+* ``("trickle", seconds)``: send the normal headers, then the body one byte at a time
+  with a pause of ``seconds`` between bytes, until the client gives up or the server
+  stops (the pause is a wait on the server's stop event, so shutdown is prompt).
+* ``("hang",)``: accept the request and never answer, until the server stops.
 
 ``add_file`` also takes a ``content_type`` (default application/octet-stream) and
 ``chunked=True``, which sends the whole-file answer with ``Transfer-Encoding: chunked``
-and no Content-Length, as servers streaming generated content do. A path given with a
-query (``/reviews/?page=2``) is served only for that query; a request whose path and
-query match no such entry gets the file added under the bare path.
+and no Content-Length, as servers streaming generated content do. Files are served
+with the validators real servers send: a strong ``ETag`` (from the content, see
+``etag()``) and a ``Last-Modified`` date that changes each time a path's file is
+replaced; ``etag=False`` / ``last_modified=False`` leave either out. A Range request
+with an ``If-Range`` naming anything but the current file gets the whole file (200), as
+RFC 9110 says. A path given with a query (``/reviews/?page=2``) is served only for that
+query; a request whose path and query match no such entry gets the file added under the
+bare path.
 
 ``add_json`` scripts an API: a JSON body (and status) for requests to a path whose query
 string holds given parameters, e.g. one answer per page token; the answer naming the
@@ -35,6 +44,8 @@ request waiting on an idle keep-alive socket, and shutdown is prompt.
 
 from __future__ import annotations
 
+import email.utils
+import hashlib
 import json
 import re
 import threading
@@ -118,6 +129,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         fault = self.server.record_and_pop_fault(request)
         self.close_connection = True
+        if fault is not None and fault[0] == "hang":
+            self.server.stopping.wait()
+            return
         if fault is not None and fault[0] == "status":
             headers = fault[2] if len(fault) > 2 else {}
             body = fault[3] if len(fault) > 3 else f"scripted {fault[1]}\n".encode()
@@ -135,9 +149,13 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._send(404, b"not found\n", {}, send_body)
             return
+        validators = dict(self.server.validators.get(path, {}))
+        if_range = self.headers.get("If-Range")
+        if range_header is not None and if_range is not None and if_range.strip() not in validators.values():
+            range_header = None  # the file changed since the client's copy: send all of it
         span = _byte_range(range_header, len(data))
         if span == "unsatisfiable":
-            self._send(416, b"", {"Content-Range": f"bytes */{len(data)}"}, send_body)
+            self._send(416, b"", {"Content-Range": f"bytes */{len(data)}", **validators}, send_body)
             return
         chunked = False
         if span is None:
@@ -149,12 +167,15 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Content-Range": f"bytes {first}-{last}/{len(data)}"}
         headers["Accept-Ranges"] = "bytes"
         headers["Content-Type"] = content_type
-        limit = None
+        headers.update(validators)
+        limit = trickle = None
         if fault is not None and fault[0] == "drop_after":
             # Content-Length (or the chunked framing) still promises the whole body;
             # the client sees a connection closed mid-body.
             limit = fault[1]
-        self._send(status, body, headers, send_body, limit=limit, chunked=chunked)
+        if fault is not None and fault[0] == "trickle":
+            trickle = fault[1]
+        self._send(status, body, headers, send_body, limit=limit, chunked=chunked, trickle=trickle)
 
     def _send(
         self,
@@ -164,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         send_body: bool,
         limit: int | None = None,
         chunked: bool = False,
+        trickle: float | None = None,
     ) -> None:
         headers = {"Content-Type": "application/octet-stream", **headers}
         try:
@@ -178,13 +200,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if send_body:
                 body = body if limit is None else body[:limit]
-                if chunked:
+                if trickle is not None:
+                    self._write_slowly(body, trickle)
+                elif chunked:
                     self._write_chunked(body, complete=limit is None)
                 else:
                     self.wfile.write(body)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up first; nothing to report
+
+    def _write_slowly(self, body: bytes, pause: float) -> None:
+        for at in range(len(body)):
+            self.wfile.write(body[at : at + 1])
+            self.wfile.flush()
+            if self.server.stopping.wait(pause):
+                return
 
     def _write_chunked(self, body: bytes, *, complete: bool, size: int = 4096) -> None:
         for start in range(0, len(body), size):
@@ -204,6 +235,9 @@ class _Server(ThreadingHTTPServer):
         self.files: dict[str, bytes] = {}
         self.content_types: dict[str, str] = {}
         self.chunked: set[str] = set()
+        self.validators: dict[str, dict[str, str]] = {}  # path -> ETag / Last-Modified headers
+        self.versions = 0  # files added so far: each new one gets a later Last-Modified
+        self.stopping = threading.Event()  # set on exit, ending hanging and trickling answers
         self.faults: dict[str, deque[Fault]] = {}
         self.json: dict[str, list[_JsonAnswer]] = {}
         self.requests: list[Request] = []
@@ -253,6 +287,10 @@ class LoopbackServer(ServedInThread):
     def __init__(self) -> None:
         super().__init__(_Server(), "loopback-http")
 
+    def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()
+        super().__exit__(*exc)
+
     @staticmethod
     def _norm(path: str) -> str:
         return path if path.startswith("/") else "/" + path
@@ -264,15 +302,25 @@ class LoopbackServer(ServedInThread):
         *,
         content_type: str = "application/octet-stream",
         chunked: bool = False,
+        etag: bool = True,
+        last_modified: bool = True,
     ) -> str:
         """Serve ``data`` at ``path_in_url``; returns the full URL.
 
         ``chunked``: answer whole-file requests without Content-Length, in chunks.
+        ``etag`` / ``last_modified``: send that validator (both by default).
         """
         path = self._norm(path_in_url)
         with self._server.lock:
             self._server.files[path] = bytes(data)
             self._server.content_types[path] = content_type
+            self._server.versions += 1
+            validators = {}
+            if etag:
+                validators["ETag"] = self.etag(data)
+            if last_modified:
+                validators["Last-Modified"] = email.utils.formatdate(1_700_000_000 + self._server.versions, usegmt=True)
+            self._server.validators[path] = validators
             if chunked:
                 self._server.chunked.add(path)
             else:
@@ -298,10 +346,15 @@ class LoopbackServer(ServedInThread):
             kept = [a for a in self._server.json.get(path, []) if a.query != wanted]
             self._server.json[path] = [*kept, answer]
 
+    @staticmethod
+    def etag(data: bytes) -> str:
+        """The ETag the server sends for a file with these bytes."""
+        return '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+
     def add_faults(self, path_in_url: str, faults: list[Fault]) -> None:
         """Append faults for the next requests to ``path_in_url``."""
         for fault in faults:
-            if fault[0] not in ("status", "drop_after"):
+            if fault[0] not in ("status", "drop_after", "trickle", "hang"):
                 raise ValueError(f"unknown fault {fault!r}")
         with self._server.lock:
             self._server.faults.setdefault(self._norm(path_in_url), deque()).extend(faults)

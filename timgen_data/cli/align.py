@@ -12,6 +12,7 @@ from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders import MODALITIES, get_encoder
 from timgen_data.alignment.features import compute_features
 from timgen_data.alignment.links import link_items
+from timgen_data.cli.download_limits import apply_download_limits, download_limit_options
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
@@ -38,8 +39,12 @@ def _local(settings: Settings, ref: str | None, progress) -> Path | None:
 
 
 @click.group()
-def align() -> None:
+@download_limit_options
+@click.pass_context
+def align(ctx: click.Context, download_deadline, min_download_rate, max_download_size, max_unpacked_size) -> None:
     """Link items across sources, fetch their media, turn media into feature vectors.
+
+    The download limits (as for `collect`) apply to the files `links` downloads from URLs.
 
     \b
     Example:
@@ -47,6 +52,7 @@ def align() -> None:
       timgen-data align assets --modality image,video,audio
       timgen-data align features --image hf:google/vit-base-patch16-224
     """
+    apply_download_limits(ctx, download_deadline, min_download_rate, max_download_size, max_unpacked_size)
 
 
 def _modalities(value: str) -> list[str]:
