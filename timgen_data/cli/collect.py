@@ -6,31 +6,41 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.download_limits import apply_download_limits, download_limit_options
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.collectors import CollectReport
+from timgen_data.collectors.checksums import checked_digest
 from timgen_data.collectors.movielens import VARIANTS, collect_movielens
 
 
 @click.group()
-def collect() -> None:
+@download_limit_options
+@click.pass_context
+def collect(ctx: click.Context, download_deadline, min_download_rate, max_download_size, max_unpacked_size) -> None:
     """Pull interactions and items from a source into the store.
+
+    The download and archive limits apply to every source's downloads; a download that
+    stops at one keeps what it received, and re-running resumes it.
 
     \b
     Example:
       timgen-data collect movielens --variant 1m
+      timgen-data collect --download-deadline 2h --min-download-rate 50KB amazon --category Books
     """
+    apply_download_limits(ctx, download_deadline, min_download_rate, max_download_size, max_unpacked_size)
 
 
 def show_report(report: CollectReport, as_json: bool) -> None:
     if as_json:
         print_json(report.as_dict())
         return
+    checked = "matches the published checksum" if report.md5_verified else "no published checksum to compare"
     print_mapping(f"{report.collector} {report.variant} → {report.namespace}", {
         "archive": report.archive,
         "sha256": report.sha256,
-        "md5": f"{report.md5} ({'matches the published checksum' if report.md5_verified else 'no published checksum compared'})",
+        **({"md5": f"{report.md5} ({checked})"} if report.md5 else {}),
         **{f"read {k}": v for k, v in report.read.items()},
         **{f"new {k}": v for k, v in report.written.items()},
         **{f"stored {k}": v for k, v in report.stored.items()},
@@ -66,6 +76,8 @@ def movielens(settings: Settings, variant, base_url, from_file, expected_md5, ex
       timgen-data collect movielens --variant 1m
       timgen-data collect movielens --variant 100k --from-file ~/data/ml-100k.zip
     """
+    # Checked before anything else, so a typo fails at once, not after a download.
+    expected_md5, expected_sha256 = checked_digest(expected_md5, "md5"), checked_digest(expected_sha256, "sha256")
     store = settings.open_store()
     with RichProgress() as progress:
         report = collect_movielens(

@@ -107,9 +107,12 @@ _COUNTS = {
     "items": "SELECT COUNT(*) FROM items WHERE source = :ns",
     "interactions": "SELECT COUNT(*) FROM interactions x JOIN items i ON i.id = x.item_id WHERE i.source = :ns",
     "assets": "SELECT COUNT(*) FROM assets a JOIN items i ON i.id = a.item_id WHERE i.source = :ns",
+    "links": "SELECT COUNT(*) FROM item_links l JOIN items i ON i.id = l.item_id WHERE i.source = :ns",
 }
 
 
-def namespace_counts(conn: Connection, namespace: str, tables: Sequence[str] = tuple(_COUNTS)) -> dict[str, int]:
-    """Rows of one source namespace in the store (users, items, interactions, assets): a report's ``stored``."""
+def namespace_counts(conn: Connection, namespace: str,
+                     tables: Sequence[str] = ("users", "items", "interactions", "assets")) -> dict[str, int]:
+    """Rows of one source namespace in the store (users, items, interactions, assets; links on request):
+    a report's ``stored``."""
     return {name: fetch_rows(conn, _COUNTS[name], {"ns": namespace})[0][0] for name in tables}

@@ -47,6 +47,9 @@ from timgen_data.store import (
 
 # Lines per committed chunk; also bounds the ids in one IN (...) list (SQLite allows 32766 parameters).
 CHUNK_LINES = 5_000
+# What one line's content can make parsing raise (a wrong type, a number too large, a
+# time that is not one): that line is rejected, the rest of the file goes on.
+_LINE_CONTENT_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, TimeValueError)
 _ITEM_COLUMNS = ["source", "external_id", "title", "text", "year", "category", "categories", "attributes"]
 
 
@@ -161,8 +164,8 @@ def _stream(
         else:
             try:
                 chunk.append(parse(line.value, f"{name}:{line.number}"))
-            except (ValueError, TimeValueError) as exc:
-                report.rejections.add(Rejection(name, line.number, str(exc)))
+            except _LINE_CONTENT_ERRORS as exc:
+                report.rejections.add(Rejection(name, line.number, str(exc) or type(exc).__name__))
         if read % chunk_lines == 0:
             flush()
     if chunk or read % chunk_lines:

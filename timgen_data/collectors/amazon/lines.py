@@ -7,14 +7,14 @@ an error, never raised, so one broken line costs one rejection and not the run.
 
 from __future__ import annotations
 
-import ast
 import gzip
-import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from timgen_data.collectors.json_lines import decode_json_line, read_json_lines
 
 
 @dataclass(frozen=True)
@@ -25,24 +25,12 @@ class Line:
     compressed_pos: int  # compressed bytes consumed so far
 
 
-def decode_line(text: str, *, python_literals: bool = False) -> dict[str, Any]:
+def decode_line(text: str | bytes, *, python_literals: bool = False) -> dict[str, Any]:
     """One line as a dict: JSON, or (2014-style dumps) a Python literal read safely.
 
-    ``ast.literal_eval`` only builds literals; it never runs code, unlike ``eval``.
+    Raises ``UnreadableLine`` (a ValueError) with the reason when the line is neither.
     """
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if not python_literals:
-            raise ValueError(f"not JSON: {exc.msg} (column {exc.colno})") from None
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            raise ValueError(f"neither JSON nor a Python literal: {exc.msg} (column {exc.colno})") from None
-    if not isinstance(value, dict):
-        # A bad line is bad input, whatever its type: callers handle every bad line as ValueError.
-        raise ValueError(f"expected an object, got {type(value).__name__}")  # noqa: TRY004
-    return value
+    return decode_json_line(text, python_literals=python_literals)
 
 
 def read_lines(path: Path, *, skip: int = 0, python_literals: bool = False) -> Iterator[Line]:
@@ -52,19 +40,11 @@ def read_lines(path: Path, *, skip: int = 0, python_literals: bool = False) -> I
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
-        number = 0
+        number = skip
         try:
-            for data in stream:
-                number += 1
-                if number <= skip:
-                    continue
-                text = data.decode("utf-8", errors="replace").strip()
-                if not text:
-                    continue
-                try:
-                    yield Line(number, decode_line(text, python_literals=python_literals), None, raw.tell())
-                except ValueError as exc:
-                    yield Line(number, None, str(exc), raw.tell())
+            for line in read_json_lines(stream, skip=skip, python_literals=python_literals):
+                number = line.number
+                yield Line(line.number, line.value, line.error, raw.tell())
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             # A truncated download: what decompressed so far was used; the rest is one rejection.
             yield Line(number + 1, None, f"compressed stream ends early ({exc}); re-download the file", raw.tell())

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from timgen_data.collectors.json_lines import read_json_lines
 from timgen_data.errors import MalformedInputError, UsageError
 
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
@@ -89,27 +90,25 @@ def read_header(path: Path, fmt: str, delimiter: str) -> Header:
             first = {k: shown(v) for k, v in batch.to_pylist()[0].items()}
             break
         return Header(columns, first)
-    with _open_text(path) as (text, _):
-        if fmt == "csv":
+    if fmt == "csv":
+        with _open_text(path) as (text, _):
             reader = csv.reader(text, delimiter=delimiter)
             columns = next(reader, [])
             row = next(reader, None)
             first = dict(zip(columns, row)) if row is not None else None
             return Header(columns, first)
-        keys: dict[str, None] = {}
-        first, seen = None, 0
-        for line in text:
-            try:
-                record = json.loads(line) if line.strip() else None
-            except ValueError:
+    keys: dict[str, None] = {}
+    first, seen = None, 0
+    with _open_binary(path) as (binary, _):
+        for line in read_json_lines(binary):
+            if line.value is None:
                 continue  # reported with its line number when the file is read
-            if isinstance(record, dict):
-                first = first if first is not None else record
-                keys.update(dict.fromkeys(record))
-                seen += 1
-                if seen >= HEADER_SAMPLE:
-                    break
-        return Header(list(keys), first)
+            first = first if first is not None else line.value
+            keys.update(dict.fromkeys(line.value))
+            seen += 1
+            if seen >= HEADER_SAMPLE:
+                break
+    return Header(list(keys), first)
 
 
 def read_batches(path: Path, fmt: str, columns: dict[str, str], *, delimiter: str = ",",
@@ -274,25 +273,19 @@ def _objects(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def _jsonl_batches(path: Path, columns: dict[str, str], batch_rows: int) -> Iterator[Batch]:
     fields = list(columns)
     unseen = set(columns.values())
-    with _open_text(path) as (text, raw):
+    with _open_binary(path) as (binary, raw):
         rows: list[list[Any]] = []
         positions: list[int] = []
         malformed: list[tuple[int, str]] = []
-        for line, content in enumerate(text, start=1):
-            if not content.strip():
-                continue
-            try:
-                record = json.loads(content)
-            except ValueError as exc:
-                malformed.append((line, f"is not valid JSON ({exc.msg} at column {exc.colno})"))
-                continue
-            if not isinstance(record, dict):
-                malformed.append((line, f"is a JSON {type(record).__name__}, not an object"))
+        for line in read_json_lines(binary):
+            record = line.value
+            if record is None:
+                malformed.append((line.number, f"is {line.error}"))
                 continue
             if unseen:
                 unseen.difference_update(record.keys())
             rows.append([_json_value(record.get(columns[f]), f) for f in fields])
-            positions.append(line)
+            positions.append(line.number)
             if len(rows) >= batch_rows:
                 yield _text_batch(rows, positions, malformed, fields, raw, frozenset(unseen))
                 rows, positions, malformed = [], [], []
@@ -353,8 +346,8 @@ class _CountingReader(io.RawIOBase):
 
 
 @contextmanager
-def _open_text(path: Path) -> Iterator[tuple[io.TextIOBase, _CountingReader]]:
-    """``path`` as UTF-8 text (gunzipped when the bytes say gzip, whatever the name), newline-safe for csv."""
+def _open_binary(path: Path) -> Iterator[tuple[BinaryIO, _CountingReader]]:
+    """``path``'s bytes (gunzipped when the bytes say gzip, whatever the name) and the counter of bytes read."""
     with open(path, "rb") as file:
         gzipped = file.read(2) == _GZIP_MAGIC
         file.seek(0)
@@ -362,9 +355,17 @@ def _open_text(path: Path) -> Iterator[tuple[io.TextIOBase, _CountingReader]]:
         buffered = io.BufferedReader(raw, buffer_size=1 << 20)
         binary: BinaryIO = gzip.GzipFile(fileobj=buffered) if gzipped else buffered
         try:
+            yield binary, raw
+        except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+            raise MalformedInputError(f"{path} cannot be read to its end ({exc}); fetch it again") from None
+
+
+@contextmanager
+def _open_text(path: Path) -> Iterator[tuple[io.TextIOBase, _CountingReader]]:
+    """``path`` as UTF-8 text (see :func:`_open_binary`), newline-safe for csv."""
+    with _open_binary(path) as (binary, raw):
+        try:
             yield io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""), raw
         except UnicodeDecodeError as exc:
             raise MalformedInputError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start} of a block); "
                                       "convert it to UTF-8 first") from None
-        except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
-            raise MalformedInputError(f"{path} cannot be read to its end ({exc}); fetch it again") from None

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
+from timgen_data.collectors.json_lines import complete_lines, read_json_file
+from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.errors import UsageError
 
 _TITLE_PAGE = re.compile(r"(.*)/title/(tt\d{7,})/?")
@@ -65,6 +67,7 @@ class PageWriter:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        complete_lines(self.path)
         self._file: TextIO = self.path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
@@ -75,27 +78,41 @@ class PageWriter:
         self._file.close()
 
 
-def read_pages(path: Path) -> list[dict[str, Any]]:
-    """Every record of a raw file, in order; a torn last line (a killed crawl) is ignored."""
+def read_pages(path: Path, rejections: Rejections | None = None) -> list[dict[str, Any]]:
+    """Every saved page of a raw file, in order.
+
+    A line that holds no page (a fragment a killed crawl left, a corrupt or hand-edited
+    line) is passed over, and added to ``rejections`` with its number when given.
+    """
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--load {path} does not exist; give a .jsonl file a live crawl saved under raw/imdb/")
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            if number == len(lines) or (number == len(lines) - 1 and not lines[-1]):
-                continue  # the line a killed crawl was writing
-            raise UsageError(f"--load {path}:{number} is not a JSON line; was it written by `collect imdb`?") from None
-        if not isinstance(record, dict) or "url" not in record or "status" not in record:
-            raise UsageError(f"--load {path}:{number} is not a saved page (needs url and status)")
-        records.append(record)
+    records, bad = [], Rejections()
+    for line in read_json_file(path):
+        problem = line.error if line.value is None else _page_problem(line.value)
+        if problem is None:
+            records.append(line.value)
+        else:
+            bad.add(Rejection(path.name, line.number, problem))
+    if bad.count and not records:
+        raise UsageError(f"--load {path} holds no saved pages ({bad.kept[0]}); give a .jsonl file a live crawl "
+                         "saved under raw/imdb/")
+    if rejections is not None:
+        rejections.extend(bad)
     return records
+
+
+def _page_problem(record: dict[str, Any]) -> str | None:
+    status = record.get("status")
+    if not isinstance(record.get("url"), str) or not isinstance(status, int) or isinstance(status, bool):
+        return "not a saved page (needs a url and a numeric status)"
+    if not isinstance(record.get("content_type"), (str, type(None))):
+        return "a saved page whose content_type is not text"
+    try:
+        record_body(record)
+    except (ValueError, LookupError, TypeError) as exc:  # binascii.Error is a ValueError
+        return f"a saved page whose body does not decode ({exc})"
+    return None
 
 
 def replay_index(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

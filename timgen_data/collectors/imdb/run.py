@@ -45,7 +45,7 @@ from timgen_data.collectors.imdb.page_records import cursor_key, title_is_done
 from timgen_data.collectors.imdb.pages import TCONST
 from timgen_data.collectors.imdb.raw import page_key, public_url, read_pages, recorded_base, recorded_titles
 from timgen_data.collectors.imdb.settings import CrawlOptions
-from timgen_data.collectors.report import CollectReport, Rejection
+from timgen_data.collectors.report import CollectReport, Rejection, Rejections
 from timgen_data.collectors.save import begin_source, finish_source
 from timgen_data.errors import DownloadError, RateLimitError, StoreError, UsageError
 from timgen_data.progress import SILENT, Progress
@@ -105,8 +105,9 @@ def crawl_titles(
         raise UsageError("--max-review-pages must be at least 1")
     if delay < 0 or concurrency < 1 or time_limit <= 0:
         raise UsageError("--delay must be >= 0, concurrency >= 1 and the time limit > 0")
+    load_rejections = Rejections()  # lines of the --load file that hold no page
     if load is not None:
-        records = read_pages(Path(load))
+        records = read_pages(Path(load), load_rejections)
         base_url = base_url or recorded_base(records) or SITE_URL
         asked = asked or recorded_titles(records)
         if reviews is None:
@@ -149,6 +150,7 @@ def crawl_titles(
         )
         result = _run_child(options, progress)
         _fill_report(report, result, len(todo))
+        report.rejections.extend(load_rejections)  # after _fill_report, which sets the crawl's own count
         with store.begin() as conn:
             # One row per request spec, run after run: its counts add up over the runs.
             before = fetch_rows(conn, "SELECT counts FROM sources WHERE id = :id", {"id": source_id})[0][0]

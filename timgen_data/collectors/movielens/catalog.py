@@ -47,7 +47,9 @@ class _LineReader:
 
     def split_lines(self, sep: str, expected: int):
         text = _decode(self.path.read_bytes(), self.encoding)
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Only "\n" ends a line: str.splitlines would also split at U+0085, which latin-1 makes of byte 0x85.
+        for number, line in enumerate(text.split("\n"), start=1):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             fields = line.split(sep)
@@ -70,13 +72,21 @@ class _LineReader:
 
 
 def _decode(data: bytes, encoding: str) -> str:
-    if encoding == "utf-8":
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            # ML-10M's movies.dat mixes encodings; latin-1 never fails and is what it mostly is.
-            return data.decode("latin-1")
-    return data.decode(encoding)
+    if encoding != "utf-8":
+        return data.decode(encoding)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # ML-10M's movies.dat mixes encodings: each line is read as UTF-8 where it is one, else as
+        # latin-1 (which never fails), so one odd line garbles no other title.
+        return "\n".join(_line_text(line) for line in data.split(b"\n"))
+
+
+def _line_text(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
 
 
 def _item(external_id: str, raw_title: str, genres: list[str], extra: dict[str, Any]) -> ItemRecord:

@@ -18,7 +18,7 @@ from timgen_data.collectors.archive import extract_zip, extracted_matches, singl
 from timgen_data.collectors.checksums import file_digests, folder_digest, parse_md5_file
 from timgen_data.collectors.download import download, fetch_text
 from timgen_data.collectors.movielens.layout import locate_release
-from timgen_data.collectors.movielens.ratings import parse_ratings
+from timgen_data.collectors.movielens.ratings import duplicate_count, parse_ratings
 from timgen_data.collectors.movielens.variants import LICENSE, Variant, get_variant
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import CollectReport
@@ -26,12 +26,13 @@ from timgen_data.collectors.save import (
     begin_source,
     finish_source,
     map_external_ids,
+    namespace_counts,
     save_interactions,
     save_items,
     save_links,
     save_users,
 )
-from timgen_data.errors import UsageError
+from timgen_data.errors import ChecksumMismatchError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, load_cursor, save_cursor
 
@@ -70,7 +71,9 @@ def obtain_release(
             return Release(from_file, None, folder_digest(from_file), None, False)
         sha256, md5 = file_digests(from_file)
         published = (expected_md5 or variant.md5 or "").lower() or None
-        archive, url, verified = from_file, None, published == md5
+        _check_local_archive(from_file, variant, md5, published, sha256, expected_sha256,
+                             given_md5=expected_md5 is not None)
+        archive, url, verified = from_file, None, published is not None
     else:
         url = variant.url(base_url)
         published = expected_md5 or variant.md5
@@ -86,6 +89,22 @@ def obtain_release(
     if force or not extracted_matches(dest, sha256):
         extract_zip(archive, dest, progress=progress)
     return Release(single_top_folder(dest), url, sha256, md5, verified)
+
+
+def _check_local_archive(path: Path, variant: Variant, md5: str, published: str | None, sha256: str,
+                         expected_sha256: str | None, *, given_md5: bool) -> None:
+    """Raise :class:`ChecksumMismatchError` when a known checksum says ``path`` is not the release."""
+    if published is not None and published != md5:
+        whose = "--md5" if given_md5 else f"the published md5 of MovieLens {variant.name}"
+        raise ChecksumMismatchError(
+            f"--from-file {path} has md5 {md5}, but {whose} is {published}: it is a different or damaged copy. "
+            f"Pass --md5 {md5} to accept this copy, or leave out --from-file to download the release. "
+            "Nothing was stored.")
+    if expected_sha256 is not None and expected_sha256.lower() != sha256:
+        raise ChecksumMismatchError(
+            f"--from-file {path} has sha256 {sha256}, but --sha256 is {expected_sha256.lower()}: it is a different "
+            f"or damaged copy. Pass --sha256 {sha256} to accept this copy, or leave out --from-file to download "
+            "the release. Nothing was stored.")
 
 
 def collect_movielens(
@@ -128,7 +147,8 @@ def collect_movielens(
     users, items, missing_users, missing_items = _complete_entities(catalog.users, catalog.items, ratings)
     report.read = {"users": len(catalog.users), "items": len(catalog.items), "links": len(catalog.links),
                    "interactions": ratings.num_rows}
-    report.skipped = {"users_added_from_ratings": missing_users, "items_added_from_ratings": missing_items}
+    report.skipped = {"users_added_from_ratings": missing_users, "items_added_from_ratings": missing_items,
+                      "duplicates_dropped": duplicate_count(ratings)}
 
     with store.begin() as conn:
         source_id = begin_source(
@@ -144,12 +164,11 @@ def collect_movielens(
         store, ratings, user_ids, item_ids, source_id, cursor_key, force, report, progress, chunk_rows
     )
     report.written = {"interactions": written, "links": links}
-    report.stored = {
-        "users": len(user_ids), "items": len(item_ids), "links": len(catalog.links),
-        "interactions": ratings.num_rows,
-    }
     with store.begin() as conn:
-        finish_source(conn, source_id, {**report.stored, "rejected": report.rejections.count})
+        # What the store holds, so a re-run that adds nothing reports the same figures as the first run.
+        report.stored = namespace_counts(conn, variant.namespace, ("users", "items", "links", "interactions"))
+        finish_source(conn, source_id, {**report.stored, "duplicates_dropped": report.skipped["duplicates_dropped"],
+                                        "rejected": report.rejections.count})
     return report
 
 

@@ -24,6 +24,7 @@ RATINGS_SCHEMA = pa.schema(
 # MovieLens ratings run 0.5–5 stars; timestamps must be after the epoch and before 2100.
 RATING_RANGE = (0.5, 5.0)
 TS_RANGE = (1, 4_102_444_800)
+_FIELD_NAMES = ("user id", "item id", "rating", "timestamp")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ def ratings_format(path: Path) -> RatingsFormat:
 def parse_ratings(path: Path, *, strict: bool = False) -> tuple[pa.Table, Rejections]:
     """Parse one ratings file; returns (table with RATINGS_SCHEMA, rejections).
 
-    In ``strict`` mode the first bad line raises ``MalformedInputError``.
+    In ``strict`` mode the first bad line raises ``MalformedInputError``; so does a file
+    with no rating at all (empty, or every line rejected): a release without ratings is
+    damaged, never a complete collect of nothing.
     """
     fmt = ratings_format(path)
     data = path.read_bytes()
@@ -52,9 +55,22 @@ def parse_ratings(path: Path, *, strict: bool = False) -> tuple[pa.Table, Reject
         # pyarrow takes one-character delimiters; ids and numbers never contain tabs.
         data = data.replace(b"::", b"\t")
     table = _fast_parse(data, fmt)
-    if table is not None and _all_valid(table):
+    if table is not None and table.num_rows and _all_valid(table):
         return table, Rejections()
-    return _careful_parse(data, fmt, path.name, strict=strict)
+    table, rejections = _careful_parse(data, fmt, path.name, strict=strict)
+    if table.num_rows == 0:
+        what = (f"none of its lines is a rating ({rejections.count:,} rejected; the first: {rejections.kept[0]})"
+                if rejections.count else "it holds no ratings")
+        raise MalformedInputError(f"{path} is unusable: {what}; check the file, or fetch the release again "
+                                  "(collect movielens --force, without --from-file). Nothing was stored.")
+    return table, rejections
+
+
+def duplicate_count(ratings: pa.Table) -> int:
+    """Ratings that repeat an earlier one's (user, item, time): the store keeps the first of each."""
+    if ratings.num_rows == 0:
+        return 0
+    return ratings.num_rows - ratings.group_by(["user", "item", "ts"]).aggregate([]).num_rows
 
 
 def _fast_parse(data: bytes, fmt: RatingsFormat) -> pa.Table | None:
@@ -119,16 +135,35 @@ def _check_row(fields: list[str]) -> tuple[str, str, float, int] | str:
     return user, item, rating, ts
 
 
+def _undecodable(raw: bytes, delimiter: str) -> str | None:
+    """Why a line's bytes are not text, naming the field; None when they are.
+
+    Replacing bad bytes with U+FFFD would turn different ids into one, so such a line is rejected.
+    """
+    try:
+        raw.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    for name, field in zip(_FIELD_NAMES, raw.split(delimiter.encode())):
+        try:
+            field.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"the {name} holds bytes that are not UTF-8 (0x{field[exc.start]:02x}); fix the file or fetch " \
+                   "the release again"
+    return "the line holds bytes that are not UTF-8; fix the file or fetch the release again"
+
+
 def _careful_parse(data: bytes, fmt: RatingsFormat, file_name: str, *, strict: bool) -> tuple[pa.Table, Rejections]:
     rejections = Rejections()
     columns: tuple[list, list, list, list] = ([], [], [], [])
-    text = data.decode("utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         if fmt.header and number == 1:
             continue
-        if not line.strip():
+        if not raw.strip():
             continue
-        result = _check_row(line.split(fmt.delimiter))
+        problem = _undecodable(raw, fmt.delimiter)
+        result = problem if problem is not None else _check_row(raw.decode("utf-8").split(fmt.delimiter))
         if isinstance(result, str):
             rejection = Rejection(file_name, number, result)
             if strict:

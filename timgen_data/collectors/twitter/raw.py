@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from timgen_data.collectors.json_lines import complete_lines, read_json_file
+
 RUN, RESPONSE = "run", "response"
 
 
@@ -36,9 +38,16 @@ class RawResponse:
 
     @classmethod
     def from_json(cls, data: dict[str, Any], line: int) -> RawResponse:
-        return cls(str(data["path"]), {str(k): str(v) for k, v in (data.get("params") or {}).items()},
-                   int(data.get("status", 200)), dict(data.get("rate") or {}), data.get("body"),
-                   int(data.get("fetched_at", 0)), line)
+        """The response a raw line holds; KeyError, TypeError or ValueError when it holds none."""
+        params, rate = data.get("params") or {}, data.get("rate") or {}
+        if not isinstance(params, dict) or not isinstance(rate, dict):
+            raise TypeError("params and rate must be objects")
+        try:
+            return cls(str(data["path"]), {str(k): str(v) for k, v in params.items()},
+                       int(data.get("status", 200)), dict(rate), data.get("body"),
+                       int(data.get("fetched_at", 0)), line)
+        except OverflowError:  # an infinite number
+            raise ValueError("status or fetched_at is not a number") from None
 
 
 class RawLog:
@@ -47,12 +56,8 @@ class RawLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lines, ends_mid_line = _count_lines(self.path)
+        self._lines = complete_lines(self.path)
         self._handle = self.path.open("a", encoding="utf-8")
-        if ends_mid_line:
-            # A run killed mid-line left a fragment: end it, so it stays one (invalid) line.
-            self._handle.write("\n")
-            self._lines += 1
 
     def start_run(self, spec: dict[str, Any], url: str, started_at: int) -> int:
         return self._write({"kind": RUN, "spec": spec, "url": url, "started_at": started_at})
@@ -77,26 +82,8 @@ class RawLog:
         self.close()
 
 
-def _count_lines(path: Path) -> tuple[int, bool]:
-    """(complete lines, whether the file ends inside a line), reading in blocks: raw files grow."""
-    if not path.exists():
-        return 0, False
-    lines, last = 0, b"\n"
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    return lines, last != b"\n"
-
-
 def read_raw(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """(line number, decoded line) for every non-blank line; None for a line that is not a JSON object."""
-    with Path(path).open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                entry = json.loads(text)
-            except json.JSONDecodeError:
-                entry = None
-            yield number, entry if isinstance(entry, dict) else None
+    """(line number, decoded line) for every non-blank line; None for a line that is not a JSON object
+    (a fragment a killed run left, a corrupt or hand-edited line), which the replay rejects and passes."""
+    for line in read_json_file(path):
+        yield line.number, line.value

@@ -165,6 +165,8 @@ class _Run:
         self.report.written = {"items": 0, "users": 0, "interactions": 0, "assets": 0}
         self.report.skipped = {"videos_not_found": 0, "comments_skipped": 0, "comment_pages_left": 0,
                                "replies_not_returned": 0}
+        if isinstance(source, _Replay):  # lines of the --load file that hold no answer were passed over
+            self.report.rejections.extend(source.replay.rejections)
         with store.begin() as conn:
             self.source_id = begin_source(
                 conn, collector=COLLECTOR, variant=request.mode, namespace=NAMESPACE, url=source.url,

@@ -23,6 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from timgen_data.collectors.json_lines import complete_lines, read_json_file
+from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.collectors.youtube.api import ApiRefusal, error_info
 from timgen_data.collectors.youtube.credentials import redact
 from timgen_data.collectors.youtube.parse import Origin
@@ -44,7 +46,7 @@ class RawLog:
         self.path = Path(path)
         self._key = api_key
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lines = _count_lines(self.path)
+        self._lines = complete_lines(self.path)
 
     def start_run(self, spec: dict[str, Any], started_at: int) -> None:
         self._append({"run": spec, "started_at": started_at})
@@ -67,32 +69,40 @@ class RawLog:
 
 
 class ReplayApi:
-    """Answers calls from a saved JSON-lines file instead of the network."""
+    """Answers calls from a saved JSON-lines file instead of the network.
+
+    A line that holds no saved answer (a fragment a killed run left, a corrupt or
+    hand-edited line) is passed over and kept in ``rejections`` with its number.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.specs: list[dict[str, Any]] = []
+        self.rejections = Rejections()
         self._answers: dict[str, tuple[int, dict[str, Any]]] = {}
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            lines = list(read_json_file(self.path))
         except OSError as exc:
             raise UsageError(f"cannot read --load {self.path}: {exc.strerror}") from None
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                raise UsageError(f"{self.path}:{number} is not JSON; --load takes a file a live "
-                                 "`collect youtube` run saved under <data dir>/raw/youtube/") from None
-            if not isinstance(record, dict):
-                raise UsageError(f"{self.path}:{number} is not a saved response object")
-            if "run" in record:
-                self.specs.append(record["run"])
-            elif "method" in record and isinstance(record.get("params"), dict):
-                self._answers[call_key(record["method"], record["params"])] = (number, record)
+        for line in lines:
+            record = line.value
+            if record is None:
+                self._reject(line.number, str(line.error))
+            elif "run" in record:
+                if isinstance(record["run"], dict):
+                    self.specs.append(record["run"])
+                else:
+                    self._reject(line.number, "a run description that is not an object")
+            elif _is_answer(record):
+                self._answers[call_key(record["method"], record["params"])] = (line.number, record)
             else:
-                raise UsageError(f"{self.path}:{number} has neither a run description nor a method and params")
+                self._reject(line.number, "neither a run description nor a method, params and a numeric status")
+        if self.rejections.count and not self.specs and not self._answers:
+            raise UsageError(f"--load {self.path} holds no saved responses ({self.rejections.kept[0]}); it takes a "
+                             "file a live `collect youtube` run saved under <data dir>/raw/youtube/")
+
+    def _reject(self, number: int, reason: str) -> None:
+        self.rejections.add(Rejection(self.path.name, number, reason))
 
     def origin(self, method: str, params: dict[str, Any]) -> Origin:
         number, _ = self._answers.get(call_key(method, params), (0, None))
@@ -110,8 +120,7 @@ class ReplayApi:
         return response if isinstance(response, dict) else {}
 
 
-def _count_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with path.open("rb") as f:
-        return sum(1 for _ in f)
+def _is_answer(record: dict[str, Any]) -> bool:
+    status = record.get("status", 200)
+    return (isinstance(record.get("method"), str) and isinstance(record.get("params"), dict)
+            and isinstance(status, int) and not isinstance(status, bool))
