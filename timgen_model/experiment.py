@@ -3,14 +3,15 @@
 Rating baselines (global mean, user+item biases, biased MF) are tuned on validation and refit
 on train + validation before the test evaluation, so they use every interaction the sequence
 models see as history. Network variants (TIMGen, its average-pooling and modality ablations,
-SASRec-style) each train into their own run folder with the same settings and seed.
+SASRec-style) each train into their own run folder with the same settings and seed. The
+experiment folder is written beside its place and swapped in when everything has finished.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from timgen_data.output_folder import OutputFolder, Protected, protected_folders
 from timgen_data.progress import SILENT, Progress
 from timgen_model.baselines import BiasedMF, Biases, GlobalMean, RatingData, default_mf_grid, tune_biased_mf
 from timgen_model.contract import read_contract
@@ -182,35 +184,54 @@ def run_experiment(
     include_rating_baselines: bool = True,
     progress: Progress = SILENT,
     on_model: Callable[[dict[str, Any]], None] | None = None,
+    protect: Iterable[Protected] | None = None,
 ) -> ExperimentResult:
     """Train every variant and baseline on the same split; write experiment.json / .md / .png.
+
+    ``out_dir`` may be new, empty, or an earlier experiment, which is replaced once this one
+    has finished (an interrupted experiment leaves it as it was); anything else is refused,
+    as are the data dir and the store's folder (``protect``, by default as the CLI resolves them).
 
     >>> run_experiment("out/ml-100k", Path("runs/ml100k-exp")).rows[0]["model"]  # doctest: +SKIP
     'global-mean'
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    folder = OutputFolder(out_dir, "experiment", protect=protect if protect is not None else protected_folders(),
+                          what="experiment", fix="choose a new or empty folder such as runs/ml100k-exp",
+                          force_option=None, written_before=_experiment_before_markers)
     data = encode_dataset(read_contract(dataset))
-    rows: list[dict[str, Any]] = []
-    if include_rating_baselines:
-        for row in rating_baselines(data):
+    with folder.staged() as staging:
+        rows: list[dict[str, Any]] = []
+        if include_rating_baselines:
+            for row in rating_baselines(data):
+                rows.append(row)
+                if on_model:
+                    on_model(row)
+        for name in variants or network_variants(data):
+            config = variant_config(name, config_path, overrides)
+            started = time.perf_counter()
+            result = train(data, staging / name, config, variant=name, progress=progress, protect=())
+            row = {"model": name, "kind": "network", "validation": result.metrics["validation"],
+                   "test": result.metrics["test"], "seconds": time.perf_counter() - started,
+                   "best_epoch": result.best_epoch, "run_dir": str(out_dir / name)}
             rows.append(row)
             if on_model:
                 on_model(row)
-    for name in variants or network_variants(data):
-        config = variant_config(name, config_path, overrides)
-        started = time.perf_counter()
-        result = train(data, out_dir / name, config, variant=name, progress=progress)
-        row = {"model": name, "kind": "network", "validation": result.metrics["validation"],
-               "test": result.metrics["test"], "seconds": time.perf_counter() - started,
-               "best_epoch": result.best_epoch, "run_dir": str(out_dir / name)}
-        rows.append(row)
-        if on_model:
-            on_model(row)
-    checks = target_checks(rows)
-    summary = {"dataset": {"source": data.source, "fingerprint": data.fingerprint}, "rows": rows, "targets": checks}
-    (out_dir / RESULTS_JSON).write_text(json.dumps(summary, indent=2, default=str) + "\n")
-    (out_dir / RESULTS_MARKDOWN).write_text(render_markdown(rows, checks, data.source))
-    plot_metric_comparison([{"model": r["model"], **r["test"]} for r in rows], ["rmse", "ndcg@10", "hr@10"],
-                           out_dir / COMPARISON_PNG, title=f"Test split of {data.source}")
+        checks = target_checks(rows)
+        summary = {"dataset": {"source": data.source, "fingerprint": data.fingerprint}, "rows": rows,
+                   "targets": checks}
+        (staging / RESULTS_JSON).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        (staging / RESULTS_MARKDOWN).write_text(render_markdown(rows, checks, data.source))
+        plot_metric_comparison([{"model": r["model"], **r["test"]} for r in rows], ["rmse", "ndcg@10", "hr@10"],
+                               staging / COMPARISON_PNG, title=f"Test split of {data.source}")
     return ExperimentResult(out_dir, rows, checks)
+
+
+def _experiment_before_markers(folder: Path) -> bool:
+    """An experiment folder an earlier version wrote (no marker): its experiment.json and experiment.md."""
+    try:
+        summary = json.loads((folder / RESULTS_JSON).read_text())
+    except (OSError, ValueError):
+        return False
+    return (folder / RESULTS_MARKDOWN).is_file() and isinstance(summary, dict) and {
+        "dataset", "rows", "targets"} <= summary.keys()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from timgen_data.output_folder import Protected
 from timgen_data.progress import SILENT, Progress
 from timgen_model.batches import SplitTensors, length_bucketed_batches, training_windows
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
@@ -28,6 +29,7 @@ from timgen_model.errors import CheckpointError, ModelConfigError
 from timgen_model.evaluation import evaluate_network
 from timgen_model.model import DataSpec, TIMGen
 from timgen_model.reports import write_run_reports
+from timgen_model.run_folder import claim_run_folder
 
 METRICS_FILE = "metrics.json"
 
@@ -117,18 +119,24 @@ def train(
     *,
     variant: str = "timgen",
     resume: bool = False,
+    overwrite: bool = False,
+    protect: Iterable[Protected] | None = None,
     progress: Progress = SILENT,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train on a dataset folder or Hub id; write checkpoints, metrics.json and plots to ``out_dir``.
 
+    An earlier run in ``out_dir`` is continued with ``resume`` or replaced with ``overwrite``
+    (only once the new run has finished); without either it is an error, as is a folder
+    holding anything but a run, the data dir or the store's folder (``protect``, by default
+    as the CLI resolves them).
+
     >>> train("out/ml-100k", Path("runs/ml100k"), load_run_config(None, ["train.epochs=20"]))  # doctest: +SKIP
     """
     out_dir = Path(out_dir)
+    run = claim_run_folder(out_dir, resume=resume, overwrite=overwrite, protect=protect)
     previous: Checkpoint | None = None
     if resume:
-        if not (out_dir / LAST).exists():
-            raise CheckpointError(f"{out_dir / LAST} does not exist: nothing to resume; train without --resume")
         previous = load_checkpoint(out_dir / LAST)
         config, variant = previous.config, previous.variant
     config = config or RunConfig()
@@ -147,6 +155,26 @@ def train(
 
     torch.manual_seed(config.train.seed)
     accelerator = _accelerator(config)
+    if accelerator.is_main_process:
+        run.prepare()
+    accelerator.wait_for_everyone()
+    try:
+        result = _fit(data, run.write_dir, config, variant, previous, accelerator, progress, on_epoch)
+        accelerator.wait_for_everyone()  # every process is done with the run folder before it moves
+    except BaseException:
+        if accelerator.is_main_process:
+            run.abandon()
+        raise
+    if accelerator.is_main_process:
+        run.finish()
+    result.plots = {name: out_dir / path.relative_to(run.write_dir) for name, path in result.plots.items()}
+    result.run_dir = out_dir
+    return result
+
+
+def _fit(data: EncodedDataset, out_dir: Path, config: RunConfig, variant: str, previous: Checkpoint | None,
+         accelerator, progress: Progress, on_epoch: Callable[[dict[str, Any]], None] | None) -> TrainResult:
+    """The epochs, checkpoints into ``out_dir``, then the best weights' evaluation and reports."""
     model = build_network(config, data)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.learning_rate, weight_decay=config.train.weight_decay)
     step, start_epoch, history, best = 0, 1, [], {"value": math.inf, "epoch": 0}
@@ -229,6 +257,7 @@ def train(
     if best["epoch"] == 0:
         raise CheckpointError(f"no epoch was trained in {out_dir}; raise train.epochs or train without --resume")
 
+    accelerator.wait_for_everyone()  # the main process has written the last checkpoint
     best_checkpoint = load_checkpoint(out_dir / BEST)
     best_model = best_checkpoint.build_model().to(device)
     result = finish_run(best_model, data, config, out_dir, variant=variant, history=history,
@@ -259,6 +288,7 @@ def finish_run(model: TIMGen, data: EncodedDataset, config: RunConfig, out_dir: 
     plots: dict[str, Path] = {}
     if write:
         plots = write_run_reports(model, data, results["test"], history, out_dir)
-        metrics["plots"] = {name: str(path) for name, path in plots.items()}
+        # Relative to the run folder, so the record stays true when the folder moves.
+        metrics["plots"] = {name: path.relative_to(out_dir).as_posix() for name, path in plots.items()}
         (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     return TrainResult(out_dir, metrics, history, best_epoch, plots=plots, timings=timings or [])

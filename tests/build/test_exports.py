@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from tests.support.contract import drifting_histories, genre_embeddings, write_contract
 from timgen_data.build import BuildOptions, build_dataset
 from timgen_data.build.export import export_dataset
+from timgen_data.output_folder import MARKER
 from timgen_data.cli import cli
 from timgen_data.cli.export import export
 from timgen_data.collectors.movielens import collect_movielens
@@ -78,7 +79,7 @@ def test_recbole_inter_equals_u_data(recbole, u_data):
     for user, _, _, ts in as_tuples(rows):
         by_user.setdefault(user, []).append(ts)
     assert len(by_user) == 943 and all(ts == sorted(ts) for ts in by_user.values())
-    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in report.files)
+    assert sorted(p.name for p in folder.iterdir() if p.name != MARKER) == sorted(p.name for p in report.files)
 
 
 def test_recbole_benchmark_files_partition_the_interactions(recbole, u_data):
@@ -171,7 +172,8 @@ def test_export_replaces_previous_output_and_cli_json(synthetic, tmp_path):
     out = tmp_path / "rb"
     (out / "tiny").mkdir(parents=True)
     (out / "tiny" / "stale.txt").write_text("old")
-    result = CliRunner().invoke(cli, ["export", str(out), "--dataset", str(folder), "--format", "recbole", "--json"])
+    result = CliRunner().invoke(cli, ["export", str(out), "--dataset", str(folder), "--format", "recbole", "--json",
+                                      "--force"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["interactions"] == 30 and report["splits"] == {"train": 18, "validation": 6, "test": 6}

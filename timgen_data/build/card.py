@@ -68,7 +68,7 @@ def render_card(
         "\n" + _table(["class", "interactions"], [[c or "(none)", n] for c, n in statistics["classes"].items()]),
         f"\nSequence length: min {statistics['length']['min']}, median {statistics['length']['median']}, "
         f"max {statistics['length']['max']}. Score range: {statistics['score_range']}. "
-        f"Time span (UTC epoch seconds): {statistics['time_span']}.\n",
+        f"Time span (UTC epoch seconds): {statistics['time_span']}.\n" + _left_out_note(statistics, parameters),
         "## Item features\n",
         _table(["modality", "encoder", "dim", "items with a vector"],
                [[m, e["encoder"], e["dim"], e["items"]] for m, e in encoders.items()])
@@ -90,3 +90,14 @@ def render_card(
         ) + "\n```\n",
     ]
     return "\n".join(parts)
+
+
+def _left_out_note(statistics: dict[str, Any], parameters: dict[str, Any]) -> str:
+    """Which interactions the build left out for want of a label (nothing for a fully labelled store)."""
+    left_out = statistics.get("left_out_unlabelled")
+    if not left_out:
+        return ""
+    counts = ", ".join(f"{n} of {source}" for source, n in left_out.items())
+    return (f"\nLeft out for want of a `{parameters.get('scenario')}` score: {counts} interactions "
+            "(the scenario's formula does not label their actions, or they were collected after the last "
+            "`timgen-data label`).\n")

@@ -2,11 +2,14 @@
 
 Everything downstream (filters, splits, writers) works on these flat arrays plus the
 per-user boundaries, so a build never loops over interactions in Python.
+
+Only interactions with a score for the scenario are read: a dataset's ``scores`` are
+never NaN. Those left out are counted per source, so the build can say so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ from sqlalchemy import Connection
 
 from timgen_data.errors import NothingToDoError
 from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
+from timgen_data.store.state import label_run_unfinished
 
 _COLUMNS = ["user_id", "item_id", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class"]
 # Surrogate ids instead of joined external ids: per-row strings are what makes a bulk
@@ -22,8 +26,16 @@ _SQL = """
 SELECT i.user_id, i.item_id, i.ts, i.action, i.device, i.platform, i.geo, i.value, i.text, l.score, l.class
 FROM interactions i
 JOIN users u ON u.id = i.user_id
+JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
+WHERE u.source IN ({sources}) AND l.score IS NOT NULL
+"""
+_LABELLED_SQL = """
+SELECT u.source, COUNT(*), COUNT(l.score)
+FROM interactions i
+JOIN users u ON u.id = i.user_id
 LEFT JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
 WHERE u.source IN ({sources})
+GROUP BY u.source
 """
 
 
@@ -35,6 +47,7 @@ class Interactions:
     users: np.ndarray  # user id per user index (string)
     bounds: np.ndarray  # int64, len(users) + 1
     sources: tuple[str, ...] = ()  # the source namespaces read
+    left_out: dict[str, int] = field(default_factory=dict)  # per source: interactions without a score
 
     @property
     def prefixed(self) -> bool:
@@ -51,7 +64,15 @@ def available_sources(conn: Connection) -> list[str]:
 
 
 def load_interactions(conn: Connection, scenario: str, sources: list[str] | None = None) -> Interactions:
-    """All interactions of ``sources`` (default: every source) with ``scenario`` labels."""
+    """The interactions of ``sources`` (default: every source) that have a ``scenario`` score.
+
+    A formula labels only the actions it knows (movie: ratings), and ``label`` may not
+    have run since a source was collected, so some interactions can lack a score. They
+    are left out, never built with a NaN score, and counted per source in ``left_out``.
+    By default a source with no score at all is left out whole (ids then look as if it
+    were never collected); a source named in ``sources`` without any score is an error
+    that says to label it.
+    """
     known = available_sources(conn)
     if not known:
         raise NothingToDoError("the store has no interactions; run `timgen-data collect ...` first")
@@ -59,17 +80,34 @@ def load_interactions(conn: Connection, scenario: str, sources: list[str] | None
     unknown = sorted(set(chosen) - set(known))
     if unknown:
         raise NothingToDoError(f"no source named {', '.join(unknown)} in the store; it has {', '.join(known)}")
+    if label_run_unfinished(conn, scenario):
+        raise NothingToDoError(
+            f"the last `timgen-data label --scenario {scenario}` stopped before it finished, so its labels may "
+            "be mixed; run it again (it recomputes every label), then build"
+        )
     marks, names = in_clause("s", chosen)
-    frame = fetch_frame(conn, _SQL.format(sources=marks), _COLUMNS, {**names, "scenario": scenario})
-    if frame["score"].isna().all() and frame["class"].isna().all():
+    counts = {source: (int(total), int(scored)) for source, total, scored in
+              fetch_rows(conn, _LABELLED_SQL.format(sources=marks), {**names, "scenario": scenario})}
+    labelled = [s for s in chosen if counts.get(s, (0, 0))[1] > 0]
+    bare = [s for s in chosen if s not in labelled]
+    if sources and bare:
+        raise NothingToDoError(
+            f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no {scenario!r} labels; run `timgen-data label --scenario {scenario}` "
+            f"first, or build without --source {bare[0]} (the {scenario} formula may not label its actions)"
+        )
+    if not labelled:
         raise NothingToDoError(
             f"no {scenario!r} labels for {', '.join(chosen)}; run `timgen-data label --scenario {scenario}` first"
         )
-    prefixed = len(chosen) > 1
+    left_out = {s: total - scored for s, (total, scored) in sorted(counts.items()) if total > scored}
+    marks, names = in_clause("s", labelled)
+    frame = fetch_frame(conn, _SQL.format(sources=marks), _COLUMNS, {**names, "scenario": scenario})
+    prefixed = len(labelled) > 1
     frame["user"] = _external_ids(conn, "users", marks, names, frame.pop("user_id"), prefixed)
     frame["item"] = _external_ids(conn, "items", marks, names, frame.pop("item_id"), prefixed)
     data = sort_interactions(frame)
-    data.sources = tuple(chosen)
+    data.sources = tuple(labelled)
+    data.left_out = left_out
     return data
 
 

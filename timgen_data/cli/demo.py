@@ -8,6 +8,7 @@ from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_mapping
 from timgen_data.demo.run import run_demo
+from timgen_data.output_folder import protected_folders
 
 
 @click.command()
@@ -16,7 +17,8 @@ from timgen_data.demo.run import run_demo
 def demo(settings: Settings, no_train: bool) -> None:
     """Run collect → label → build → train offline on a generated MovieLens-format corpus.
 
-    Needs no network: the corpus is served from a loopback HTTP server.
+    Needs no network: the corpus is served from a loopback HTTP server. Everything goes
+    to <data dir>/demo, which a re-run replaces (only if the demo wrote it).
 
     \b
     Example:
@@ -24,7 +26,8 @@ def demo(settings: Settings, no_train: bool) -> None:
       timgen-data --data-dir /tmp/tg demo
     """
     with RichProgress() as progress:
-        result = run_demo(settings.data_path, progress=progress, train_model=not no_train)
+        result = run_demo(settings.data_path, progress=progress, train_model=not no_train,
+                          protect=protected_folders(settings.data_dir, settings.db))
     stats = result.build.statistics
     print_mapping("demo: collect → align → label → build", {
         "store": result.store_url,

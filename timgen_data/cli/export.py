@@ -10,6 +10,7 @@ from timgen_data.build.export import FORMATS, export_dataset
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import print_json, print_mapping
+from timgen_data.output_folder import protected_folders
 from timgen_data.settings import last_build
 
 
@@ -20,10 +21,15 @@ from timgen_data.settings import last_build
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Target toolkit layout.")
 @click.option("--name", help="Dataset name: the folder and file prefix (default: the dataset folder's name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--force", is_flag=True,
+              help="Replace OUT/<name> even if it holds files export did not write (never another command's "
+                   "output, the data dir or the store's folder).")
 @pass_settings
 def export(settings: Settings, out: Path, dataset_dir: Path | None, fmt: str, name: str | None,
-           as_json: bool) -> None:
+           as_json: bool, force: bool) -> None:
     """Export a built dataset to RecBole atomic files or the MMRec layout, keeping its split.
+
+    Writes OUT/<name>/, which must be new, empty, or an earlier export (then replaced whole).
 
     \b
     Example:
@@ -31,16 +37,17 @@ def export(settings: Settings, out: Path, dataset_dir: Path | None, fmt: str, na
       timgen-data export out/mmrec --dataset out/ml-100k --format mmrec --name ml-100k
     """
     if dataset_dir is None:
-        dataset_dir = last_build(settings.data_path)
+        dataset_dir = last_build(settings.resolved_data_dir)  # only read: the data dir need not be writable
         if dataset_dir is None:
             raise click.UsageError("no dataset built yet with this data dir; run `timgen-data build OUT` first, "
                                    "or pass --dataset DIR")
+    protect = protected_folders(settings.data_dir, settings.db)
     if as_json:
-        report = export_dataset(dataset_dir, out, fmt, name=name)
+        report = export_dataset(dataset_dir, out, fmt, name=name, force=force, protect=protect)
         print_json(report.as_dict())
         return
     with RichProgress() as progress:
-        report = export_dataset(dataset_dir, out, fmt, name=name, progress=progress)
+        report = export_dataset(dataset_dir, out, fmt, name=name, progress=progress, force=force, protect=protect)
     print_mapping(f"export: {fmt} → {report.path}", {
         "users": report.users, "items": report.items, "interactions": report.interactions,
         **{f"{s} interactions": n for s, n in report.splits.items()},

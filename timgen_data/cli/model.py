@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping, print_records
+from timgen_data.output_folder import protected_folders
 
 METRIC_COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen")
 
@@ -63,13 +65,18 @@ def _epoch_line(entry: dict) -> None:
 @click.option("--variant", default="timgen", show_default=True,
               help="timgen, timgen-mean-pooling, sasrec or timgen-without-<modality>.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run in --out with a new one (the earlier run stays until the new one finishes).")
 @click.option("--revision", help="Hub revision when DATASET is a Hub id.")
 @config_options
-def train(dataset, out_dir, variant, resume, revision, config_path, overrides, epochs, batch_size, learning_rate,
-          seed, device) -> None:
+@pass_settings
+def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revision, config_path, overrides, epochs,
+          batch_size, learning_rate, seed, device) -> None:
     """Train TIMGen on a dataset folder written by `build`, or a Hub dataset id.
 
-    Multi-GPU or multi-node: `accelerate launch -m timgen_data train ...` (same options).
+    --out must be new or empty; a run already there is continued with --resume or
+    replaced with --overwrite. Multi-GPU or multi-node: `accelerate launch -m timgen_data
+    train ...` (same options).
 
     \b
     Example:
@@ -79,14 +86,17 @@ def train(dataset, out_dir, variant, resume, revision, config_path, overrides, e
     """
     from timgen_model.contract import read_contract
     from timgen_model.encoding import encode_dataset
+    from timgen_model.run_folder import claim_run_folder
     from timgen_model.training import train as train_model
     from timgen_model.variants import variant_config
 
+    protect = protected_folders(settings.data_dir, settings.db)
+    claim_run_folder(out_dir, resume=resume, overwrite=overwrite, protect=protect)  # refuse before reading data
     config = variant_config(variant, config_path, _overrides(overrides, epochs, batch_size, learning_rate, seed, device))
     source = dataset if resume else encode_dataset(read_contract(dataset, revision=revision))
     with RichProgress() as progress:
-        result = train_model(source, out_dir, config, variant=variant, resume=resume, progress=progress,
-                             on_epoch=_epoch_line)
+        result = train_model(source, out_dir, config, variant=variant, resume=resume, overwrite=overwrite,
+                             protect=protect, progress=progress, on_epoch=_epoch_line)
     _metrics_table(f"{variant}: best epoch {result.best_epoch}",
                    [("validation", result.metrics["validation"]), ("test", result.metrics["test"])])
     print_mapping("written", {"metrics": out_dir / "metrics.json", "checkpoint": out_dir / "checkpoint.pt",
@@ -164,12 +174,15 @@ def generate(run_dir: Path, user_id: str, top_k: int, include_seen: bool, datase
               help="Only these network variants (repeatable). Default: TIMGen, its ablations and SASRec-style.")
 @click.option("--no-rating-baselines", is_flag=True, help="Skip global mean, biases and biased MF.")
 @config_options
-def experiment(out_dir, dataset, variants, no_rating_baselines, config_path, overrides, epochs, batch_size,
-               learning_rate, seed, device) -> None:
+@pass_settings
+def experiment(settings: Settings, out_dir, dataset, variants, no_rating_baselines, config_path, overrides, epochs,
+               batch_size, learning_rate, seed, device) -> None:
     """Baselines and the paper's three experiments on one split: static vs dynamic
     (mean pooling), modality ablations, and the latent map.
 
-    Writes experiment.md, experiment.json and comparison.png into OUT_DIR.
+    Writes experiment.md, experiment.json, comparison.png and a run folder per variant
+    into OUT_DIR, which must be new, empty, or an earlier experiment (replaced when this
+    one finishes).
 
     \b
     Example:
@@ -186,7 +199,8 @@ def experiment(out_dir, dataset, variants, no_rating_baselines, config_path, ove
         result = run_experiment(dataset, out_dir, config_path=config_path,
                                 overrides=_overrides(overrides, epochs, batch_size, learning_rate, seed, device),
                                 variants=list(variants) or None, include_rating_baselines=not no_rating_baselines,
-                                progress=progress, on_model=report)
+                                progress=progress, on_model=report,
+                                protect=protected_folders(settings.data_dir, settings.db))
     _metrics_table("test split", [(row["model"], row["test"]) for row in result.rows])
     if result.targets:
         print_records("targets", [{"target": c["target"], "met": "yes" if c["met"] else "no", "figures": c["detail"]}

@@ -12,6 +12,7 @@ from timgen_data.cli.options import EpochOrDate, Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping, print_records
 from timgen_data.labeling import SCENARIOS, label_store, load_weights
+from timgen_data.output_folder import protected_folders
 from timgen_data.settings import remember_build
 from timgen_data.store import store_stats
 
@@ -35,7 +36,7 @@ def label(settings: Settings, scenario: str, weights: Path | None) -> None:
     print_mapping(f"labels: {scenario}", {
         "interactions considered": report.considered,
         "labels written": report.labeled,
-        "recomputed all": report.recomputed_all,
+        "recomputed all": f"yes ({report.recompute_reason})" if report.recomputed_all else "no (new interactions only)",
         "score range": f"{report.score_min} – {report.score_max}",
         "classes": len(report.classes),
         **({"classes outside the known list": ", ".join(report.unknown_classes)} if report.unknown_classes else {}),
@@ -55,11 +56,17 @@ def label(settings: Settings, scenario: str, weights: Path | None) -> None:
 @click.option("--min-interactions", type=int, default=1, show_default=True, help="Drop users with fewer interactions.")
 @click.option("--k-core", type=int, default=0, show_default=True, help="Iteratively keep users and items with >= K interactions.")
 @click.option("--source", "sources", multiple=True, metavar="NAMESPACE",
-              help="Only these sources (e.g. movielens-1m); repeatable. Default: all.")
+              help="Only these sources (e.g. movielens-1m); repeatable. Default: all with labels for the scenario.")
+@click.option("--force", is_flag=True,
+              help="Replace OUT even if it holds files build did not write (never the data dir, the store's "
+                   "folder or another command's output).")
 @pass_settings
 def build(settings: Settings, out: Path, scenario, split, split_file, valid_start, test_start, min_interactions, k_core,
-          sources):
+          sources, force):
     """Build a Hugging Face dataset (Parquet + card) of per-user chronological sequences.
+
+    OUT must be new, empty, or a dataset build wrote before (it is then replaced whole).
+    Interactions without a label for the scenario are left out, and counted.
 
     \b
     Example:
@@ -72,15 +79,21 @@ def build(settings: Settings, out: Path, scenario, split, split_file, valid_star
         min_interactions=min_interactions, k_core=k_core, sources=tuple(sources),
     )
     store = settings.open_store()
+    protect = protected_folders(settings.data_dir, settings.db)
     with RichProgress() as progress:
-        result = build_dataset(store, out, options, progress=progress)
+        result = build_dataset(store, out, options, progress=progress, force=force, protect=protect)
     remember_build(settings.data_path, result.path)
     stats = result.statistics
     print_mapping(f"dataset: {result.path}", {
         "users": stats["users"], "items": stats["items"], "interactions": stats["interactions"],
+        **({f"left out (no {scenario} label)": ", ".join(f"{n} of {s}" for s, n in result.left_out.items())}
+           if result.left_out else {}),
         **{f"{s} rows / targets": f"{v['rows']} / {v['targets']}" for s, v in stats["splits"].items()},
         "card": result.path / "README.md", "statistics plot": result.path / "stats.png",
     })
+    if result.left_out:
+        console.print(f"Interactions without a {scenario} label were left out: label them with "
+                      f"`timgen-data label --scenario {scenario}` if its formula applies to them, then build again.")
     console.print(f'Load it with: datasets.load_dataset("{result.path}", "interactions")')
 
 

@@ -5,12 +5,13 @@ every movie (image, video, audio, description; shaped by the genre), serves them
 loopback HTTP server, and runs collect → align (assets, classic features) → label → build
 through the same code a user's real run takes (download with checksum, extraction,
 parsing, store, content-addressed assets, feature vectors, labels, dataset), then trains a
-small TIMGen on the dataset. Everything lands under ``<data dir>/demo`` with its own store.
+small TIMGen on the dataset. Everything lands under ``<data dir>/demo`` with its own store;
+a re-run replaces that folder only if the demo wrote it.
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from timgen_data.demo.corpus import CorpusSpec, generate_corpus, write_md5_sidec
 from timgen_data.demo.media import manifest_rows, write_demo_media
 from timgen_data.demo.server import LocalFileServer
 from timgen_data.labeling import LabelReport, label_store
+from timgen_data.output_folder import OutputFolder, Protected, protected_folders
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store
 
@@ -48,14 +50,19 @@ class DemoResult:
 
 
 def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress = SILENT,
-             train_model: bool = True, model_overrides: list[str] | None = None) -> DemoResult:
+             train_model: bool = True, model_overrides: list[str] | None = None,
+             protect: Iterable[Protected] | None = None) -> DemoResult:
     """Run the offline demo under ``data_dir / "demo"``; re-running starts afresh.
+
+    A ``demo`` folder the demo did not write is refused, never emptied.
 
     >>> run_demo(Path("timgen-data")).build.path  # doctest: +SKIP
     PosixPath('timgen-data/demo/dataset')
     """
     folder = Path(data_dir) / "demo"
-    shutil.rmtree(folder, ignore_errors=True)
+    OutputFolder(folder, "demo", protect=protect if protect is not None else protected_folders(data_dir),
+                 what="demo", fix="move them away or run the demo with another --data-dir", force_option=None,
+                 written_before=_demo_before_markers).prepare_in_place()
     mirror = folder / "mirror"
     mirror.mkdir(parents=True)
     variant = get_variant(spec.layout)
@@ -87,3 +94,8 @@ def run_demo(data_dir: Path, *, spec: CorpusSpec = DEMO_SPEC, progress: Progress
         config = load_run_config(None, DEMO_MODEL + list(model_overrides or []))
         trained = train(built.path, folder / "run", config, progress=progress)
     return DemoResult(folder, store_url, collected, labeled, built, assets, features, trained)
+
+
+def _demo_before_markers(folder: Path) -> bool:
+    """A demo folder an earlier version wrote: its mirror, generated corpus and store, no marker."""
+    return (folder / "mirror").is_dir() and (folder / "generated").is_dir() and (folder / "store.sqlite").is_file()

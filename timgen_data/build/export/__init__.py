@@ -1,15 +1,15 @@
 """Export a built dataset folder to other toolkits' formats: RecBole atomic files and MMRec.
 
 Both read the dataset contract only (never the store), so a dataset downloaded from the
-Hub exports the same way as one built locally. Output is written into a temporary folder
-beside the target and renamed into place, so a failed export never leaves half a folder.
+Hub exports the same way as one built locally. Output is written into a staging folder
+beside the target and swapped into place (see :mod:`timgen_data.output_folder`), so a
+failed export never leaves half a folder; only a folder export wrote itself is replaced.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from timgen_data.build.export.history import FlatDataset, read_flat
 from timgen_data.build.export.mmrec import write_mmrec
 from timgen_data.build.export.recbole import write_recbole
 from timgen_data.errors import UsageError
+from timgen_data.output_folder import OutputFolder, Protected, protected_folders
 from timgen_data.progress import SILENT, Progress
 
 FORMATS = ("recbole", "mmrec")
@@ -45,8 +46,14 @@ class ExportReport:
 
 
 def export_dataset(dataset_dir: Path | str, out_dir: Path | str, fmt: str, *, name: str | None = None,
-                   progress: Progress = SILENT) -> ExportReport:
+                   progress: Progress = SILENT, force: bool = False,
+                   protect: Iterable[Protected] | None = None) -> ExportReport:
     """Export ``dataset_dir`` (written by ``timgen-data build``) to ``out_dir/<name>/``.
+
+    ``out_dir/<name>`` may be new, empty, or an earlier export; ``force`` also replaces a
+    folder of other files, never another command's output (such as the dataset itself) nor
+    the data dir, the store's folder or their parents (``protect``, by default as the CLI
+    resolves them).
 
     >>> export_dataset("out/ml-100k", "out/recbole", "recbole")  # doctest: +SKIP
     """
@@ -56,41 +63,25 @@ def export_dataset(dataset_dir: Path | str, out_dir: Path | str, fmt: str, *, na
     name = name or dataset_dir.resolve().name
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"invalid dataset name {name!r}; give --name with a plain folder name")
+    target = Path(out_dir) / name
+    folder = OutputFolder(target, "export", protect=protect if protect is not None else protected_folders(),
+                          force=force, what="export", fix="choose another OUT folder or --name")
     progress.start("export: read dataset", total=None)
     try:
         data = read_flat(dataset_dir)
     finally:
         progress.finish("export: read dataset")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / name
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir))
     progress.start(f"export: {fmt}", total=None)
     try:
-        missing: dict[str, int] = {}
-        if fmt == "recbole":
-            written = write_recbole(data, staging, name)
-        else:
-            written, missing = write_mmrec(data, staging, name)
-        _replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        with folder.staged() as staging:
+            missing: dict[str, int] = {}
+            if fmt == "recbole":
+                written = write_recbole(data, staging, name)
+            else:
+                written, missing = write_mmrec(data, staging, name)
     finally:
         progress.finish(f"export: {fmt}")
     return _report(fmt, target, data, [target / p.name for p in written], missing)
-
-
-def _replace(staging: Path, target: Path) -> None:
-    # The old export is moved aside first so the target name is never half-written.
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        target.rename(old)
-    staging.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _report(fmt: str, target: Path, data: FlatDataset, files: list[Path], missing: dict[str, int]) -> ExportReport:
