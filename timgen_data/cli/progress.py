@@ -29,13 +29,15 @@ class RichProgress:
         self._tasks: dict[str, int] = {}
 
     def __enter__(self) -> "RichProgress":
-        self._progress.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._progress.stop()
+        if self._tasks:
+            self._progress.stop()
 
     def start(self, task: str, total: float | None = None, unit: str = "") -> None:
+        if not self._tasks:  # the display starts with the first task, so an early error prints alone
+            self._progress.start()
         if task in self._tasks:
             self._progress.reset(self._tasks[task], total=total)
             return
