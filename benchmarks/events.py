@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from floor import insert_ratings, timed  # benchmarks/floor.py, beside this script
 
 from timgen_data.collectors.events import collect_events, load_mapping
+from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens.ratings import parse_ratings
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
@@ -66,6 +67,7 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         corpus = generate_corpus(work / "generated", spec)
         archive = zip_release(corpus.folder, work / "ml-1m.zip")
+        own_md5 = file_digests(archive)[1]  # a generated release, not the published ML-1M
         table, _ = parse_ratings(corpus.folder / "ratings.dat")
         log = pa.table({"user_id": table["user"], "item_id": table["item"], "rating": table["rating"],
                         "ts": table["ts"]})
@@ -81,7 +83,8 @@ def main() -> None:
             ("events csv", lambda s: collect_events(s, [str(work / "log.csv")], mapping, data_dir=work / "d1")),
             ("events parquet", lambda s: collect_events(s, [str(work / "log.parquet")], mapping,
                                                         data_dir=work / "d2")),
-            ("movielens", lambda s: collect_movielens(s, "1m", data_dir=work / "d3", from_file=archive)),
+            ("movielens", lambda s: collect_movielens(s, "1m", data_dir=work / "d3", from_file=archive,
+                                                             expected_md5=own_md5)),
         ):
             store = Store.open(f"sqlite:///{work / (name.replace(' ', '-') + '.sqlite')}")
             seconds, report = timed(lambda: run(store))

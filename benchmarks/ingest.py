@@ -25,6 +25,7 @@ from pathlib import Path
 from floor import insert_ratings, timed  # benchmarks/floor.py, beside this script
 
 from timgen_data.build import BuildOptions, build_dataset
+from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens.ratings import parse_ratings
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
@@ -52,12 +53,14 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         gen_s, corpus = timed(lambda: generate_corpus(work / "generated", ML_1M))
         archive = zip_release(corpus.folder, work / "ml-1m.zip")
+        own_md5 = file_digests(archive)[1]  # a generated release, not the published ML-1M
         print(f"corpus: {corpus.ratings:,} ratings, {corpus.users:,} users, {corpus.items:,} movies "
               f"(generated in {gen_s:.1f} s)")
 
         floor_s = floor(corpus.folder / "ratings.dat", work / "floor.sqlite")
         store = Store.open(f"sqlite:///{work / 'store.sqlite'}")
-        collect_s, report = timed(lambda: collect_movielens(store, "1m", data_dir=work / "data", from_file=archive))
+        collect_s, report = timed(lambda: collect_movielens(store, "1m", data_dir=work / "data", from_file=archive,
+                                                                   expected_md5=own_md5))
         assert report.stored["interactions"] == ML_1M.ratings, report.stored
         label_s, _ = timed(lambda: label_store(store, "movie"))
         build_s, _ = timed(lambda: build_dataset(store, work / "out", BuildOptions(min_interactions=5)))
