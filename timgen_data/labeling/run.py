@@ -2,7 +2,9 @@
 
 Incremental: only users with unlabeled interactions are (re)computed, unless the
 weights changed since the last run, in which case every label of the scenario is.
-Users are recomputed whole because a session score depends on all its interactions.
+Users are recomputed whole because a session score depends on all its interactions; the
+interactions stream in chunks of whole users (``user_chunks``), each chunk's labels written in
+a transaction of its own, so memory does not grow with the store.
 
 The cursor (collector "label", key = scenario) says which weights the stored labels
 follow. A run notes "writing with weights F" in the same transaction as its first chunk
@@ -14,24 +16,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import pandas as pd
-from sqlalchemy import Connection
 
 from timgen_data.errors import NothingToDoError, UsageError
-from timgen_data.labeling.scenarios import ECOMMERCE_ACTIONS, SCENARIOS, VIDEO_ACTIONS, compute_labels
+from timgen_data.labeling.scenarios import LABELLED_ACTIONS, SCENARIOS, compute_labels
+from timgen_data.labeling.user_chunks import count_rows, user_chunks
 from timgen_data.labeling.vocabulary import class_vocabulary, unknown_classes
 from timgen_data.labeling.weights import ScoreWeights
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import LABEL_CURSOR, Store, load_cursor, save_cursor, upsert_rows
-from timgen_data.store.query import fetch_frame, fetch_rows
+from timgen_data.store.query import fetch_rows
 
 STATE_COLLECTOR = LABEL_CURSOR
-_NEEDED_ACTIONS = {
-    "movie": "rate",
-    "ecommerce": "/".join(ECOMMERCE_ACTIONS),
-    "video": "/".join(VIDEO_ACTIONS),
-}
+# Interactions read and labelled per transaction (whole users, so a chunk may run a user longer).
 CHUNK_ROWS = 200_000
 
 
@@ -48,29 +47,11 @@ class LabelReport:
     unknown_classes: list[str] = field(default_factory=list)
 
 
-# Categories come from one small items lookup rather than a per-row join: fewer strings.
-_FRAME_SQL = """
-SELECT i.id, i.user_id, i.item_id, i.ts, i.action, i.value, i.duration
-FROM interactions i
-{where}
-"""
-_PENDING_USERS = """
-WHERE i.user_id IN (
-  SELECT p.user_id FROM interactions p
-  LEFT JOIN labels l ON l.interaction_id = p.id AND l.scenario = :scenario
-  WHERE l.interaction_id IS NULL
-)
-"""
-
-
-def _read_frame(conn: Connection, scenario: str, everything: bool) -> pd.DataFrame:
-    sql = _FRAME_SQL.format(where="" if everything else _PENDING_USERS)
-    params = {} if everything else {"scenario": scenario}
-    columns = ["id", "user_id", "item_id", "ts", "action", "value", "duration"]
-    frame = fetch_frame(conn, sql, columns, params)
-    categories = dict(fetch_rows(conn, "SELECT id, category FROM items"))
-    frame["category"] = frame["item_id"].map(categories)
-    return frame
+def _label_rows(scenario: str, labels: pd.DataFrame) -> list[tuple]:
+    """One chunk's labels as rows of the labels table; a missing category is NULL."""
+    classes = labels["class"].to_numpy(dtype=object, copy=True)
+    classes[pd.isna(classes)] = None
+    return list(zip(labels["interaction_id"].tolist(), repeat(scenario), labels["score"].tolist(), classes.tolist()))
 
 
 def _recompute_reason(state: dict | None, fingerprint: str) -> str | None:
@@ -100,30 +81,31 @@ def label_store(
     with store.begin() as conn:
         report.recompute_reason = _recompute_reason(load_cursor(conn, STATE_COLLECTOR, scenario), fingerprint)
         report.recomputed_all = report.recompute_reason is not None
-        frame = _read_frame(conn, scenario, everything=report.recomputed_all)
-    report.considered = len(frame)
-    labels = compute_labels(scenario, frame, weights) if len(frame) else frame.iloc[:0]
-    if report.recomputed_all and len(labels) == 0:
+        total = count_rows(conn, scenario, everything=report.recomputed_all)
+    task, writing_noted = f"label {scenario}", False
+    progress.start(task, total=total, unit="rows")
+    # Nothing to read (often so for an incremental run) spares the read its scan for pending users.
+    chunks = user_chunks(store, scenario, everything=report.recomputed_all, chunk_rows=CHUNK_ROWS) if total else ()
+    for frame in chunks:
+        report.considered += len(frame)
+        labels = compute_labels(scenario, frame, weights)
+        if len(labels):
+            with store.begin() as conn:
+                if not writing_noted:  # noted before any label changes, and only if the chunk commits
+                    save_cursor(conn, STATE_COLLECTOR, scenario,
+                                {"writing": fingerprint, "started_at": int(time.time())})
+                report.labeled += upsert_rows(
+                    conn, "labels", ["interaction_id", "scenario", "score", "class"], _label_rows(scenario, labels),
+                    conflict=["interaction_id", "scenario"], update=["score", "class"],
+                )
+            writing_noted = True
+        progress.advance(task, len(frame))
+    progress.finish(task)
+    if report.recomputed_all and not report.labeled:
         raise NothingToDoError(
-            f"no interactions the {scenario} scenario can label (it needs {_NEEDED_ACTIONS[scenario]} "
+            f"no interactions the {scenario} scenario can label (it needs {'/'.join(LABELLED_ACTIONS[scenario])} "
             "actions); collect a matching source first"
         )
-    rows = list(zip(
-        labels["interaction_id"].tolist(), [scenario] * len(labels), labels["score"].tolist(),
-        [c if isinstance(c, str) else None for c in labels["class"].tolist()],
-    )) if len(labels) else []
-    progress.start(f"label {scenario}", total=len(rows), unit="rows")
-    for start in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[start:start + CHUNK_ROWS]
-        with store.begin() as conn:
-            if start == 0:  # noted before any label changes, and only if the chunk commits
-                save_cursor(conn, STATE_COLLECTOR, scenario, {"writing": fingerprint, "started_at": int(time.time())})
-            report.labeled += upsert_rows(
-                conn, "labels", ["interaction_id", "scenario", "score", "class"], chunk,
-                conflict=["interaction_id", "scenario"], update=["score", "class"],
-            )
-        progress.advance(f"label {scenario}", len(chunk))
-    progress.finish(f"label {scenario}")
     with store.begin() as conn:
         params = {"scenario": scenario}
         [(report.score_min, report.score_max)] = fetch_rows(

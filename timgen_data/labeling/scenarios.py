@@ -14,6 +14,8 @@ from timgen_data.labeling.weights import EcommerceWeights, ScoreWeights, VideoWe
 SCENARIOS = ("movie", "ecommerce", "video")
 ECOMMERCE_ACTIONS = ("click", "cart", "purchase", "comment")
 VIDEO_ACTIONS = ("view", "like", "comment", "share")
+# The actions each scenario gives a label; interactions of other actions never get one.
+LABELLED_ACTIONS = {"movie": ("rate",), "ecommerce": ECOMMERCE_ACTIONS, "video": VIDEO_ACTIONS}
 
 
 def _result(frame: pd.DataFrame, score: pd.Series) -> pd.DataFrame:
@@ -46,6 +48,25 @@ def _group_indicators(frame: pd.DataFrame, gap: int, actions: tuple[str, ...]) -
     return frame, keys
 
 
+def _ordered_group_sum(frame: pd.DataFrame, values: pd.Series, keys: list[str]) -> pd.Series:
+    """Each row's group total of ``values``, added in time order (then id order).
+
+    A group's total depends on that group's values alone, not on which other rows share the
+    frame: ``label`` computes chunks of users, and a chunk must give the bits one frame of
+    all users gives. (pandas' grouped sum does not promise that: its last bit can change
+    with the group's place among the others.)
+    """
+    if frame.empty:
+        return pd.Series(0.0, index=frame.index)
+    order = np.lexsort((frame["id"].to_numpy(), frame["ts"].to_numpy(), *(frame[k].to_numpy() for k in reversed(keys))))
+    grouped_keys = frame[keys].to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, (grouped_keys[1:] != grouped_keys[:-1]).any(axis=1)])
+    totals = np.add.reduceat(values.to_numpy(dtype=float)[order], starts)
+    per_row = np.empty(len(order))
+    per_row[order] = np.repeat(totals, np.diff(np.r_[starts, len(order)]))
+    return pd.Series(per_row, index=frame.index)
+
+
 def ecommerce_labels(frame: pd.DataFrame, weights: EcommerceWeights) -> pd.DataFrame:
     """y_score = α·click + β·cart + γ·purchase + δ·comment, each 1 if it happened for
     this (user, item) within the session; every interaction of the group gets the score."""
@@ -63,7 +84,7 @@ def video_labels(frame: pd.DataFrame, weights: VideoWeights) -> pd.DataFrame:
     the length is their ``duration``."""
     grouped, keys = _group_indicators(frame, weights.session_gap, VIDEO_ACTIONS)
     views = grouped["action"] == "view"
-    watched = grouped["value"].where(views, 0.0).fillna(0.0).groupby([grouped[k] for k in keys]).transform("sum")
+    watched = _ordered_group_sum(grouped, grouped["value"].where(views, 0.0).fillna(0.0), keys)
     length = grouped["duration"].where(views).groupby([grouped[k] for k in keys]).transform("max")
     fraction = np.clip((watched / length).replace([np.inf, -np.inf], np.nan).fillna(0.0), 0.0, 1.0)
     score = (
