@@ -4,36 +4,35 @@ The folder is written to a hidden staging folder beside it and swapped into plac
 :mod:`timgen_data.output_folder`), so an interrupted or failed build never leaves a
 half-written dataset and keeps the previous one; equal inputs give byte-identical Parquet.
 Only a folder build wrote itself is replaced.
+
+Memory does not grow with the corpus: a first pass counts per user and per item what to
+keep and in which order (:mod:`~timgen_data.build.selection`), then the interactions stream
+a chunk of whole users at a time (:mod:`~timgen_data.build.chunks`) into the splits' shards
+(:mod:`~timgen_data.build.interaction_shards`), and the statistics are running totals.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from timgen_data.build.card import card_front_matter, render_card
-from timgen_data.build.filters import k_core, min_interactions
+from timgen_data.build.chunks import user_runs
+from timgen_data.build.interaction_shards import GivenSplit, LeaveLastOut, SplitRule, TimeSplit, write_interactions
 from timgen_data.build.items import load_items
-from timgen_data.build.plots import plot_statistics
 from timgen_data.build.publish import SALT_FILE_NAME
 from timgen_data.build.schema import DATASET_FORMAT_VERSION
-from timgen_data.build.sequences import Interactions, load_interactions
+from timgen_data.build.selection import Selection, select
 from timgen_data.build.shards import ShardWriter
-from timgen_data.build.splits import (
-    SPLITS,
-    SplitRows,
-    given_split,
-    leave_last_out,
-    read_split_file,
-    time_split,
-)
-from timgen_data.build.tables import contract_arrays, items_table, split_table
+from timgen_data.build.sources import check_sources
+from timgen_data.build.splits import check_time_cuts
+from timgen_data.build.statistics import DatasetTally
+from timgen_data.build.tables import items_table
 from timgen_data.build.users import users_table
 from timgen_data.disk_space import disk_full_error, is_disk_full
 from timgen_data.errors import NothingToDoError, UsageError
@@ -41,6 +40,10 @@ from timgen_data.labeling.scenarios import SCENARIOS
 from timgen_data.output_folder import OutputFolder, Protected, protected_folders, store_folder
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, in_clause
+from timgen_data.store.batches import Snapshot, snapshot
+
+# Interactions per chunk of users streamed: the build's memory, whatever the corpus.
+CHUNK_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class BuildResult:
 
 def build_dataset(
     store: Store, out_dir: Path, options: BuildOptions = BuildOptions(), *, progress: Progress = SILENT,
-    force: bool = False, protect: Iterable[Protected] | None = None,
+    force: bool = False, protect: Iterable[Protected] | None = None, chunk_rows: int = CHUNK_ROWS,
 ) -> BuildResult:
     """Build the dataset contract of DESIGN.md into ``out_dir``.
 
@@ -88,67 +91,71 @@ def build_dataset(
     a folder of other files. The data dir and the folder holding the store (``protect``,
     by default as the CLI resolves them; the store's own folder is always added), and
     their parents, are never replaced. Interactions without a label for the scenario are
-    left out and counted per source in ``left_out`` (see ``load_interactions``).
+    left out and counted per source in ``left_out``.
+
+    The interactions are streamed in chunks of whole users of about ``chunk_rows`` rows
+    (see :mod:`timgen_data.build.chunks`), so memory does not grow with the store; every
+    read sees the store as it was at the first one. Any ``chunk_rows`` gives the same bytes.
 
     >>> build_dataset(store, Path("out/ml-1m"), BuildOptions(min_interactions=5))  # doctest: +SKIP
     """
     options.validate()
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
     out_dir = Path(out_dir)
     folder = OutputFolder(out_dir, "build", protect=_protected(store, protect), force=force, what="dataset",
                           fix="choose a new or empty folder such as out/ml-1m", written_before=_built_before_markers)
-    progress.start("build", total=4)
     with store.begin() as conn:
-        data = load_interactions(conn, options.scenario, list(options.sources) or None)
-        sources = list(data.sources)
-        source_rows = _source_rows(conn, sources)
-    left_out = dict(data.left_out)
-    progress.advance("build")
-    data = min_interactions(k_core(data, options.k_core), options.min_interactions)
-    if data.num_users == 0:
-        raise NothingToDoError("no user is left after the filters; lower --min-interactions or --k-core")
-    if options.split == "leave-last-out":
-        splits = leave_last_out(data)
-    elif options.split == "time":
-        splits = time_split(data, int(options.valid_start), int(options.test_start))
-    else:
-        splits = given_split(data, read_split_file(Path(options.split_file), data))
-    with store.begin() as conn:
-        catalog = load_items(conn, sources, set(data.frame["item"].unique()), prefixed=data.prefixed)
-        users = users_table(conn, sources, data.users, data.prefixed)
-    progress.advance("build")
-
-    writer = ShardWriter(sum(len(splits[s].is_target) for s in SPLITS) + len(catalog.items)
-                         + (users.num_rows if users is not None else 0))
-    try:
-        with folder.staged() as staging:
-            statistics, shards = _write_dataset(staging, writer, data, splits, catalog, users, options,
-                                                sources, source_rows, left_out, progress)
-            _carry_over_salt(out_dir, staging)
-    except OSError as error:
-        if not is_disk_full(error):
-            raise
-        # The staging folder is gone by now, so the free space said is what the user has.
-        needed = _room_needed(writer, out_dir if folder.replaces else None)
-        raise disk_full_error(folder.path.parent, needed, what=f"the dataset {out_dir}") from error
+        sources = check_sources(conn, options.scenario, list(options.sources) or None)
+    with snapshot(store) as view:
+        selection = select(view, options.scenario, sources, requested=bool(options.sources),
+                           min_interactions=options.min_interactions, k_core=options.k_core, batch_rows=chunk_rows)
+        chosen = selection.chosen
+        with store.begin() as conn:
+            source_rows = _source_rows(conn, list(chosen.sources))
+        if selection.num_users == 0:
+            raise NothingToDoError("no user is left after the filters; lower --min-interactions or --k-core")
+        if options.split == "time":
+            check_time_cuts(int(options.valid_start), int(options.test_start))
+        # Steps: the selection, each chunk, the items and users, the swap.
+        chunks = sum(1 for _ in user_runs(selection.read_rows, chunk_rows))
+        progress.start("build", total=chunks + 3)
+        progress.advance("build")
+        writer = ShardWriter(selection.num_interactions, other_rows=selection.num_items + selection.num_users)
+        try:
+            with folder.staged() as staging:
+                statistics, shards = _write_dataset(staging, writer, store, view, selection, options, source_rows,
+                                                    chunk_rows, progress)
+                _carry_over_salt(out_dir, staging)
+        except (OSError, sqlite3.Error) as error:  # sqlite3: the given split's index
+            if not is_disk_full(error):
+                raise
+            # The staging folder is gone by now, so the free space said is what the user has.
+            needed = _room_needed(writer, out_dir if folder.replaces else None)
+            raise disk_full_error(folder.path.parent, needed, what=f"the dataset {out_dir}") from error
     progress.advance("build")
     progress.finish("build")
-    return BuildResult(out_dir, statistics, shards, left_out)
+    return BuildResult(out_dir, statistics, shards, dict(chosen.left_out))
 
 
-def _write_dataset(staging: Path, writer: ShardWriter, data: Interactions, splits: dict[str, SplitRows], catalog,
-                   users, options: BuildOptions, sources: list[str], source_rows: list[dict[str, Any]],
-                   left_out: dict[str, int], progress: Progress) -> tuple[dict[str, Any], dict[str, dict[str, list[str]]]]:
-    arrays = contract_arrays(data)
-    shards: dict[str, dict[str, list[str]]] = {"interactions": {}, "items": {}}
-    for split in SPLITS:
-        shards["interactions"][split] = writer.write(
-            staging / "interactions", split, split_table(data, arrays, splits[split]), units=len(splits[split].is_target)
-        )
+def _write_dataset(staging: Path, writer: ShardWriter, store: Store, view: Snapshot, selection: Selection,
+                   options: BuildOptions, source_rows: list[dict[str, Any]], chunk_rows: int,
+                   progress: Progress) -> tuple[dict[str, Any], dict[str, dict[str, list[str]]]]:
+    tally = DatasetTally()
+    written = write_interactions(staging / "interactions", writer, view, selection, _split_rule(options, staging),
+                                 chunk_rows, tally, progress)
+    shards: dict[str, dict[str, list[str]]] = {"interactions": written.shards, "items": {}}
+    chosen = selection.chosen
+    sources = list(chosen.sources)
+    with store.begin() as conn:
+        catalog = load_items(conn, sources, set(selection.items.names.filter(written.items).to_pylist()),
+                             prefixed=chosen.prefixed)
+        users = users_table(conn, sources, selection.user_names().to_numpy(zero_copy_only=False), chosen.prefixed)
     shards["items"]["train"] = writer.write(staging / "items", "train", items_table(catalog.items, catalog.embeddings))
     if users is not None:
         shards["users"] = {"train": writer.write(staging / "users", "train", users)}
     progress.advance("build")
-    statistics = _statistics(data, splits, catalog.items, left_out)
+    statistics = tally.statistics(selection.lengths, len(catalog.items), written.counts, chosen.left_out)
     parameters = {**asdict(options), "sources": sources, "format_version": DATASET_FORMAT_VERSION}
     card = render_card(
         front_matter=card_front_matter(shards, sorted({s["collector"] for s in source_rows})),
@@ -158,8 +165,16 @@ def _write_dataset(staging: Path, writer: ShardWriter, data: Interactions, split
     build_info = {"parameters": parameters, "statistics": statistics, "encoders": catalog.encoders,
                   "sources": source_rows, "shards": shards}
     (staging / "build.json").write_text(json.dumps(build_info, indent=2, sort_keys=True), encoding="utf-8")
-    plot_statistics(data.frame, np.diff(data.bounds), staging / "stats.png")
+    tally.plot(selection.lengths, staging / "stats.png")
     return statistics, shards
+
+
+def _split_rule(options: BuildOptions, staging: Path) -> SplitRule:
+    if options.split == "time":
+        return TimeSplit(int(options.valid_start), int(options.test_start))
+    if options.split == "given":
+        return GivenSplit(Path(options.split_file), staging)
+    return LeaveLastOut()
 
 
 def _protected(store: Store, protect: Iterable[Protected] | None) -> list[Protected]:
@@ -206,23 +221,3 @@ def _source_rows(conn, namespaces: list[str]) -> list[dict[str, Any]]:
     )
     keys = ["collector", "variant", "namespace", "url", "sha256", "license"]
     return [dict(zip(keys, row)) for row in rows]
-
-
-def _statistics(data: Interactions, splits: dict[str, SplitRows], items, left_out: dict[str, int]) -> dict[str, Any]:
-    frame = data.frame
-    lengths = np.diff(data.bounds)
-    scores = frame["score"].dropna()
-    statistics = {
-        "users": int(data.num_users),
-        "items": int(len(items)),
-        "interactions": int(len(frame)),
-        "splits": {s: {"rows": int(r.num_rows), "targets": int(r.is_target.sum())} for s, r in splits.items()},
-        "actions": {str(k): int(v) for k, v in frame["action"].value_counts().sort_index().items()},
-        "classes": {str(k): int(v) for k, v in frame["class"].fillna("").value_counts().sort_index().items()},
-        "length": {"min": int(lengths.min()), "median": float(np.median(lengths)), "max": int(lengths.max())},
-        "score_range": [float(scores.min()), float(scores.max())] if len(scores) else None,
-        "time_span": [int(frame["ts"].min()), int(frame["ts"].max())],
-    }
-    if left_out:  # only then, so a fully labelled store builds the same card and build.json as ever
-        statistics["left_out_unlabelled"] = dict(sorted(left_out.items()))
-    return statistics

@@ -1,42 +1,20 @@
-"""Reading the store into one chronologically sorted columnar table of interactions.
+"""Per-user chronological sequences: the order a dataset's interactions come in.
 
-Everything downstream (filters, splits, writers) works on these flat arrays plus the
-per-user boundaries, so a build never loops over interactions in Python.
-
-Only interactions with a score for the scenario are read: a dataset's ``scores`` are
-never NaN. Those left out are counted per source, so the build can say so.
+Users come in the *natural* order of their ids (numeric ids as numbers: "2" < "10"), and
+each user's interactions by (ts, item id in natural order, action). A build streams the
+store in that order, a chunk of whole users at a time (:mod:`timgen_data.build.chunks`);
+:class:`Interactions` holds the same thing for a table already in memory (tests, small
+tools), and both hand the splits the same per-user boundaries.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
-
-from timgen_data.errors import NothingToDoError
-from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
-from timgen_data.store.state import label_run_unfinished
-
-_COLUMNS = ["user_id", "item_id", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class"]
-# Surrogate ids instead of joined external ids: per-row strings are what makes a bulk
-# read slow, and users/items are mapped back with two small lookups.
-_SQL = """
-SELECT i.user_id, i.item_id, i.ts, i.action, i.device, i.platform, i.geo, i.value, i.text, l.score, l.class
-FROM interactions i
-JOIN users u ON u.id = i.user_id
-JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
-WHERE u.source IN ({sources}) AND l.score IS NOT NULL
-"""
-_LABELLED_SQL = """
-SELECT u.source, COUNT(*), COUNT(l.score)
-FROM interactions i
-JOIN users u ON u.id = i.user_id
-LEFT JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
-WHERE u.source IN ({sources})
-GROUP BY u.source
-"""
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 @dataclass
@@ -47,7 +25,6 @@ class Interactions:
     users: np.ndarray  # user id per user index (string)
     bounds: np.ndarray  # int64, len(users) + 1
     sources: tuple[str, ...] = ()  # the source namespaces read
-    left_out: dict[str, int] = field(default_factory=dict)  # per source: interactions without a score
 
     @property
     def prefixed(self) -> bool:
@@ -58,64 +35,9 @@ class Interactions:
     def num_users(self) -> int:
         return len(self.users)
 
-
-def available_sources(conn: Connection) -> list[str]:
-    return [s for (s,) in fetch_rows(conn, "SELECT DISTINCT source FROM users ORDER BY source")]
-
-
-def load_interactions(conn: Connection, scenario: str, sources: list[str] | None = None) -> Interactions:
-    """The interactions of ``sources`` (default: every source) that have a ``scenario`` score.
-
-    A formula labels only the actions it knows (movie: ratings), and ``label`` may not
-    have run since a source was collected, so some interactions can lack a score. They
-    are left out, never built with a NaN score, and counted per source in ``left_out``.
-    By default a source with no score at all is left out whole (ids then look as if it
-    were never collected); a source named in ``sources`` without any score is an error
-    that says to label it.
-    """
-    known = available_sources(conn)
-    if not known:
-        raise NothingToDoError("the store has no interactions; run `timgen-data collect ...` first")
-    chosen = sources or known
-    unknown = sorted(set(chosen) - set(known))
-    if unknown:
-        raise NothingToDoError(f"no source named {', '.join(unknown)} in the store; it has {', '.join(known)}")
-    if label_run_unfinished(conn, scenario):
-        raise NothingToDoError(
-            f"the last `timgen-data label --scenario {scenario}` stopped before it finished, so its labels may "
-            "be mixed; run it again (it recomputes every label), then build"
-        )
-    marks, names = in_clause("s", chosen)
-    counts = {source: (int(total), int(scored)) for source, total, scored in
-              fetch_rows(conn, _LABELLED_SQL.format(sources=marks), {**names, "scenario": scenario})}
-    labelled = [s for s in chosen if counts.get(s, (0, 0))[1] > 0]
-    bare = [s for s in chosen if s not in labelled]
-    if sources and bare:
-        raise NothingToDoError(
-            f"{', '.join(bare)} {'has' if len(bare) == 1 else 'have'} no {scenario!r} labels; run `timgen-data label --scenario {scenario}` "
-            f"first, or build without --source {bare[0]} (the {scenario} formula may not label its actions)"
-        )
-    if not labelled:
-        raise NothingToDoError(
-            f"no {scenario!r} labels for {', '.join(chosen)}; run `timgen-data label --scenario {scenario}` first"
-        )
-    left_out = {s: total - scored for s, (total, scored) in sorted(counts.items()) if total > scored}
-    marks, names = in_clause("s", labelled)
-    frame = fetch_frame(conn, _SQL.format(sources=marks), _COLUMNS, {**names, "scenario": scenario})
-    prefixed = len(labelled) > 1
-    frame["user"] = _external_ids(conn, "users", marks, names, frame.pop("user_id"), prefixed)
-    frame["item"] = _external_ids(conn, "items", marks, names, frame.pop("item_id"), prefixed)
-    data = sort_interactions(frame)
-    data.sources = tuple(labelled)
-    data.left_out = left_out
-    return data
-
-
-def _external_ids(conn, table: str, marks: str, names: dict, ids: pd.Series, prefixed: bool) -> np.ndarray:
-    rows = fetch_rows(conn, f"SELECT id, source, external_id FROM {table} WHERE source IN ({marks}) ORDER BY id", names)
-    keys = np.array([r[0] for r in rows], dtype=np.int64)
-    labels = np.array([f"{r[1]}:{r[2]}" if prefixed else r[2] for r in rows], dtype=object)
-    return labels[np.searchsorted(keys, ids.to_numpy(dtype=np.int64))]
+    @property
+    def ts(self) -> np.ndarray:
+        return self.frame["ts"].to_numpy(dtype=np.int64)
 
 
 def natural_key(ids: pd.Series) -> pd.Series:
@@ -125,6 +47,31 @@ def natural_key(ids: pd.Series) -> pd.Series:
     if numeric.notna().all():
         return pd.Series(numeric.to_numpy()[codes], index=ids.index)
     return ids
+
+
+# A character no number pandas parses can hold (digits, signs, point, exponent, spaces, inf, nan).
+_NOT_A_NUMBER = r"[^0-9\s.+\-eEinfatyINFATY]"
+_DIGITS = r"^[0-9]{1,18}$"  # fits an int64
+
+
+def natural_order(ids: pa.Array) -> np.ndarray:
+    """Positions of ``ids`` (distinct ids, one per user or item) in the order of :func:`natural_key`;
+    ties keep their order.
+
+    The usual ids (all digits, or text with a letter no number has) are ordered in Arrow,
+    without a Python object per id; anything else goes through :func:`natural_key` itself.
+
+    >>> natural_order(pa.array(["10", "2", "1"])).tolist()
+    [2, 1, 0]
+    """
+    if len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if pc.any(pc.match_substring_regex(ids, _NOT_A_NUMBER)).as_py():  # text: one id is no number
+        return pc.sort_indices(ids).to_numpy()
+    if pc.all(pc.match_substring_regex(ids, _DIGITS)).as_py():
+        return np.argsort(pc.cast(ids, pa.int64()).to_numpy(), kind="stable")
+    keys = natural_key(pd.Series(ids.to_numpy(zero_copy_only=False), dtype=object)).to_numpy()
+    return np.argsort(keys, kind="stable")
 
 
 def sort_interactions(frame: pd.DataFrame) -> Interactions:

@@ -3,20 +3,33 @@
 A split row is a contiguous slice of one user's chronological history; ``is_target``
 marks the positions evaluated in that split. A row never extends past its last target,
 so no split lets a model see interactions after what it is asked to predict.
+
+Every rule looks at one user at a time, so a build applies them to each chunk of whole
+users it streams (:class:`timgen_data.build.chunks.Chunk`) exactly as to a whole table
+(:class:`timgen_data.build.sequences.Interactions`): anything with per-user ``bounds``,
+``num_users`` and ``ts`` will do.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-import pandas as pd
 
-from timgen_data.build.sequences import Interactions
 from timgen_data.errors import UsageError
 
 SPLITS = ("train", "validation", "test")
+
+
+class Sequences(Protocol):
+    bounds: np.ndarray  # int64, num_users + 1: user k is bounds[k]:bounds[k+1]
+
+    @property
+    def num_users(self) -> int: ...
+
+    @property
+    def ts(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,14 @@ class SplitRows:
     @property
     def num_rows(self) -> int:
         return len(self.users)
+
+    def rows(self, start: int, stop: int) -> SplitRows:
+        """Rows ``start:stop`` alone."""
+        lengths = self.ends - self.starts
+        first = int(lengths[:start].sum())
+        last = first + int(lengths[start:stop].sum())
+        return SplitRows(self.users[start:stop], self.starts[start:stop], self.ends[start:stop],
+                         self.is_target[first:last])
 
 
 def _rows(users, starts, ends, targets) -> SplitRows:
@@ -47,7 +68,7 @@ def slice_positions(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return offsets + np.arange(lengths.sum(), dtype=np.int64)
 
 
-def leave_last_out(data: Interactions) -> dict[str, SplitRows]:
+def leave_last_out(data: Sequences) -> dict[str, SplitRows]:
     """Per user: test targets the last interaction, validation the one before, train
     trains on everything earlier. Users with fewer than 3 interactions go to train only."""
     starts, ends = data.bounds[:-1], data.bounds[1:]
@@ -64,12 +85,16 @@ def leave_last_out(data: Interactions) -> dict[str, SplitRows]:
     return {name: result[name] for name in SPLITS}
 
 
-def time_split(data: Interactions, valid_start: int, test_start: int) -> dict[str, SplitRows]:
-    """Global time cut: train on interactions before ``valid_start``; validation targets
-    fall in [valid_start, test_start); test targets at or after ``test_start``."""
+def check_time_cuts(valid_start: int, test_start: int) -> None:
     if valid_start > test_start:
         raise UsageError(f"--valid-start ({valid_start}) must not be after --test-start ({test_start})")
-    ts = data.frame["ts"].to_numpy()
+
+
+def time_split(data: Sequences, valid_start: int, test_start: int) -> dict[str, SplitRows]:
+    """Global time cut: train on interactions before ``valid_start``; validation targets
+    fall in [valid_start, test_start); test targets at or after ``test_start``."""
+    check_time_cuts(valid_start, test_start)
+    ts = data.ts
     starts, ends = data.bounds[:-1], data.bounds[1:]
     users = np.arange(data.num_users)
     # Per user, the first position at or after each cut (rows are sorted by ts).
@@ -89,45 +114,7 @@ def time_split(data: Interactions, valid_start: int, test_start: int) -> dict[st
     return {"train": train, "validation": validation, "test": test}
 
 
-_SPLIT_NAMES = {"train": 0, "validation": 1, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
-
-
-def read_split_file(path: Path, data: Interactions) -> np.ndarray:
-    """Each interaction's split (0 train, 1 validation, 2 test) from a CSV with ``user_id``,
-    ``item_id``, ``ts`` and ``split`` (names or MMRec's 0/1/2), matched on (user, item, ts).
-
-    ``collect mmrec`` writes such a file for the toolbox's own split; every interaction the
-    build keeps must have a row, so a mismatch is an error rather than a silent train label.
-    """
-    try:
-        given = pd.read_csv(path, dtype={"user_id": str, "item_id": str, "split": str})
-    except FileNotFoundError:
-        raise UsageError(f"split file {path} not found; pass the splits.csv that `collect mmrec` wrote") from None
-    missing = {"user_id", "item_id", "ts", "split"} - set(given.columns)
-    if missing:
-        raise UsageError(f"split file {path} lacks the column(s) {', '.join(sorted(missing))}; it needs "
-                         "user_id, item_id, ts and split")
-    codes = given["split"].str.strip().str.lower().map(_SPLIT_NAMES)
-    if codes.isna().any():
-        bad = given.loc[codes.isna(), "split"].iloc[0]
-        raise UsageError(f"split file {path}: split {bad!r} is not train/validation/test or 0/1/2")
-    lookup = pd.Series(codes.to_numpy(dtype=np.int8),
-                       index=pd.MultiIndex.from_arrays([given["user_id"], given["item_id"], given["ts"].astype(np.int64)]))
-    lookup = lookup[~lookup.index.duplicated(keep="first")]
-    frame = data.frame
-    keys = pd.MultiIndex.from_arrays([frame["user"].astype(str), frame["item"].astype(str),
-                                      frame["ts"].astype(np.int64)])
-    labels = lookup.reindex(keys)
-    if labels.isna().any():
-        first = int(np.flatnonzero(labels.isna().to_numpy())[0])
-        row = frame.iloc[first]
-        raise UsageError(f"split file {path} has no split for {int(labels.isna().sum())} interaction(s), e.g. user "
-                         f"{row['user']!r}, item {row['item']!r}, ts {int(row['ts'])}; it must list every "
-                         "interaction the build keeps (build from the same source, or use another --split)")
-    return labels.to_numpy(dtype=np.int8)
-
-
-def given_split(data: Interactions, labels: np.ndarray) -> dict[str, SplitRows]:
+def given_split(data: Sequences, labels: np.ndarray) -> dict[str, SplitRows]:
     """Splits from a label per interaction: each split's row runs from the user's first
     interaction to its last one labelled with that split, whose labelled positions are the targets."""
     starts = data.bounds[:-1]

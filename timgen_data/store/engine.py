@@ -47,11 +47,13 @@ def schema_statements() -> list[str]:
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
     # WAL lets readers (stats, build) run while a collect writes; NORMAL sync is safe
-    # under WAL (a crash loses at most the last commit, never corrupts).
+    # under WAL (a crash loses at most the last commit, never corrupts). A 32 MiB page cache
+    # per connection: measured at 5M ratings, collect's CPU time is the same as with 256 MiB,
+    # whose filling made every stage's memory grow with the store up to that size.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=60000")
     _switch_to_wal(cursor)
-    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "cache_size=-262144", "temp_store=MEMORY"):
+    for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "cache_size=-32768", "temp_store=MEMORY"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 
