@@ -294,3 +294,15 @@ def test_export_defaults_to_the_dataset_built_last(tmp_path):
     assert result.exit_code == 0, result.output
     _, rows = read_tsv(tmp_path / "rb" / "ratings" / "ratings.inter")
     assert len(rows) == 6
+
+
+@pytest.mark.parametrize("fmt", ["recbole", "mmrec"])
+def test_streamed_export_of_ml100k_equals_the_in_memory_reference(ml100k, tmp_path, fmt):
+    """ML-100K's dataset lists its users in export order, so it is streamed straight from its shards."""
+    from tests.build.test_export_streaming import assert_same_export
+    from timgen_data.build.export.dataset_files import open_dataset
+    from timgen_data.build.export.user_order import in_natural_order
+
+    assert in_natural_order(open_dataset(ml100k))
+    figures = assert_same_export(ml100k, tmp_path, fmt)
+    assert figures["interactions"] == 100_000 and figures["users"] == 943

@@ -4,18 +4,22 @@ Both read the dataset contract only (never the store), so a dataset downloaded f
 Hub exports the same way as one built locally. Output is written into a staging folder
 beside the target and swapped into place (see :mod:`timgen_data.output_folder`), so a
 failed export never leaves half a folder; only a folder export wrote itself is replaced.
+
+The dataset is read a batch of users at a time and the files are written as it is read
+(:mod:`.history`, :mod:`.user_order`), so an export's memory does not grow with the dataset;
+only per-item state (the items' lines, MMRec's id map and feature arrays) is held whole.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from timgen_data.build.export.history import FlatDataset, read_flat
+from timgen_data.build.export.dataset_files import open_dataset
 from timgen_data.build.export.mmrec import write_mmrec
 from timgen_data.build.export.recbole import write_recbole
+from timgen_data.build.export.user_order import rows_in_export_order
 from timgen_data.errors import UsageError
 from timgen_data.output_folder import OutputFolder, Protected, protected_folders
 from timgen_data.progress import SILENT, Progress
@@ -68,29 +72,19 @@ def export_dataset(dataset_dir: Path | str, out_dir: Path | str, fmt: str, *, na
                           force=force, what="export", fix="choose another OUT folder or --name")
     progress.start("export: read dataset", total=None)
     try:
-        data = read_flat(dataset_dir)
+        files = open_dataset(dataset_dir)
     finally:
         progress.finish("export: read dataset")
-    progress.start(f"export: {fmt}", total=None)
-    try:
-        with folder.staged() as staging:
-            missing: dict[str, int] = {}
-            if fmt == "recbole":
-                written = write_recbole(data, staging, name)
-            else:
-                written, missing = write_mmrec(data, staging, name)
-    finally:
-        progress.finish(f"export: {fmt}")
-    return _report(fmt, target, data, [target / p.name for p in written], missing)
-
-
-def _report(fmt: str, target: Path, data: FlatDataset, files: list[Path], missing: dict[str, int]) -> ExportReport:
-    splits = Counter(r.split for r in data.interactions)
-    items = len({r.item_id for r in data.interactions}) if fmt == "mmrec" else len(data.items)
+    with folder.staged() as staging, rows_in_export_order(files, staging, progress) as rows:
+        missing: dict[str, int] = {}
+        if fmt == "recbole":
+            written, tally, items = write_recbole(files, rows, staging, name, progress)
+        else:
+            written, tally, items, missing = write_mmrec(files, rows, staging, name, progress)
     return ExportReport(
-        format=fmt, path=target, users=len({r.user_id for r in data.interactions}), items=items,
-        interactions=len(data.interactions), splits={s: splits.get(s, 0) for s in ("train", "validation", "test")},
-        files=files, missing_features=missing, untargeted=data.untargeted,
+        format=fmt, path=target, users=tally.users, items=items, interactions=tally.interactions,
+        splits=dict(tally.splits), files=[target / p.name for p in written], missing_features=missing,
+        untargeted=tally.untargeted,
     )
 
 
