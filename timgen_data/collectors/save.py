@@ -57,22 +57,37 @@ def save_links(
     )
 
 
-def map_external_ids(column: pa.ChunkedArray | pa.Array, mapping: dict[str, int]) -> np.ndarray:
-    """Vectorized ``external_id -> surrogate id`` for a whole column (all ids must be known)."""
-    keys = pa.array(list(mapping.keys()), type=pa.string())
-    values = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
-    positions = pc.index_in(column, value_set=keys)
-    if positions.null_count:
-        raise KeyError("external ids missing from the mapping")
-    return values[positions.to_numpy(zero_copy_only=False)]
+class IdLookup:
+    """``external_id -> surrogate id`` for Arrow columns, one batch after another (all ids must be known).
+
+    The map grows with users or items, never with interactions; its Arrow form is built once.
+
+    >>> lookup = IdLookup({"u1": 7, "u2": 9})
+    >>> lookup(pa.array(["u2", "u1", "u2"])).tolist()
+    [9, 7, 9]
+    """
+
+    def __init__(self, mapping: dict[str, int]):
+        self.mapping = mapping
+        self._keys = pa.array(list(mapping.keys()), type=pa.string())
+        self._values = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+
+    def __call__(self, column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        positions = pc.index_in(column, value_set=self._keys)
+        if positions.null_count:
+            raise KeyError("external ids missing from the mapping")
+        return self._values[positions.to_numpy(zero_copy_only=False)]
 
 
 def save_interactions(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
     """Insert interactions (tuples in ``INTERACTION_COLUMNS`` order; the trailing ``text`` may be left
     off where a source has none); existing ones are kept."""
     width = len(INTERACTION_COLUMNS)
-    full = [row if len(row) == width else (*row, None) for row in rows]
-    return upsert_rows(conn, "interactions", INTERACTION_COLUMNS, full, conflict=INTERACTION_KEY)
+    rows = rows if isinstance(rows, list) else list(rows)
+    # Rebuilding every tuple costs about as much as reading the ratings: only short rows are.
+    if not all(map(width.__eq__, map(len, rows))):
+        rows = [row if len(row) == width else (*row, None) for row in rows]
+    return upsert_rows(conn, "interactions", INTERACTION_COLUMNS, rows, conflict=INTERACTION_KEY)
 
 
 def begin_source(

@@ -235,8 +235,9 @@ def _run_child(options: CrawlOptions, progress: Progress) -> dict[str, Any]:
 def _forward_log(path: Path) -> None:
     """Scrapy's warnings from the child, into this process's logging (never printed by us)."""
     if path.exists():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            logger.debug("crawl: %s", line)
+        with path.open(encoding="utf-8", errors="replace") as lines:  # line by line: a long crawl logs a lot
+            for line in lines:
+                logger.debug("crawl: %s", line.rstrip("\n"))
 
 
 def _fill_report(report: CrawlReport, result: dict[str, Any], todo: int) -> None:

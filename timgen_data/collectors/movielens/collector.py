@@ -3,29 +3,37 @@
 Fetching (download, extraction) and parsing are separate pure-ish steps; this module
 only orchestrates them and does the saving, in chunks that each commit together with a
 cursor, so a run killed at any point resumes and ends with the rows of one clean run.
+
+The ratings file is read twice, a block at a time, so memory does not grow with it: a
+first pass checks every line (a bad release stores nothing) and finds the users and
+items the catalog lacks, which are stored with the catalog before any rating, so every
+id is the same whether a run was interrupted or not; the second pass stores the
+ratings. What stays in memory grows with users and items only: their id maps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
+from sqlalchemy import Connection
 
 from timgen_data.collectors.archive import extract_zip, extracted_matches, single_top_folder
 from timgen_data.collectors.checksums import file_digests, folder_digest, parse_md5_file
 from timgen_data.collectors.download import download, fetch_text
+from timgen_data.collectors.line_blocks import BLOCK_BYTES
 from timgen_data.collectors.movielens.layout import locate_release
-from timgen_data.collectors.movielens.ratings import duplicate_count, parse_ratings
+from timgen_data.collectors.movielens.ratings import RatingsCheck, check_ratings, read_ratings
 from timgen_data.collectors.movielens.variants import LICENSE, Variant, get_variant
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import CollectReport
 from timgen_data.collectors.save import (
+    IdLookup,
     begin_source,
     finish_source,
-    map_external_ids,
     namespace_counts,
     save_interactions,
     save_items,
@@ -34,7 +42,7 @@ from timgen_data.collectors.save import (
 )
 from timgen_data.errors import ChecksumMismatchError, UsageError
 from timgen_data.progress import SILENT, Progress
-from timgen_data.store import Store, load_cursor, save_cursor
+from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor
 
 COLLECTOR = "movielens"
 CHUNK_ROWS = 200_000
@@ -120,13 +128,19 @@ def collect_movielens(
     force: bool = False,
     progress: Progress = SILENT,
     chunk_rows: int = CHUNK_ROWS,
+    block_bytes: int = BLOCK_BYTES,
 ) -> CollectReport:
     """Collect one MovieLens release into ``store``.
+
+    Memory does not grow with the ratings file: it is read in blocks of ``block_bytes``
+    and stored in chunks of ``chunk_rows``.
 
     >>> report = collect_movielens(store, "100k", data_dir=Path("timgen-data"))  # doctest: +SKIP
     >>> report.stored["interactions"]                                            # doctest: +SKIP
     100000
     """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
     variant = get_variant(variant_name)
     release = obtain_release(
         variant, Path(data_dir), base_url=base_url, from_file=from_file, expected_md5=expected_md5,
@@ -135,7 +149,7 @@ def collect_movielens(
     files = locate_release(release.root, variant)
     progress.start("parse", total=None)
     catalog = files.parse_catalog(files.folder, strict=strict)
-    ratings, rating_rejections = parse_ratings(files.ratings, strict=strict)
+    ratings = check_ratings(files.ratings, strict=strict, block_bytes=block_bytes)
     progress.finish("parse")
 
     report = CollectReport(
@@ -143,76 +157,105 @@ def collect_movielens(
         md5=release.md5, md5_verified=release.md5_verified,
     )
     report.rejections.extend(catalog.rejections)
-    report.rejections.extend(rating_rejections)
+    report.rejections.extend(ratings.rejections)
     users, items, missing_users, missing_items = _complete_entities(catalog.users, catalog.items, ratings)
     report.read = {"users": len(catalog.users), "items": len(catalog.items), "links": len(catalog.links),
-                   "interactions": ratings.num_rows}
-    report.skipped = {"users_added_from_ratings": missing_users, "items_added_from_ratings": missing_items,
-                      "duplicates_dropped": duplicate_count(ratings)}
+                   "interactions": ratings.rows}
+    report.skipped = {"users_added_from_ratings": missing_users, "items_added_from_ratings": missing_items}
 
     with store.begin() as conn:
         source_id = begin_source(
             conn, collector=COLLECTOR, variant=variant.name, namespace=variant.namespace, url=release.url,
             sha256=release.sha256, md5=release.md5, license=LICENSE,
         )
-        user_ids = save_users(conn, variant.namespace, users)
-        item_ids = save_items(conn, variant.namespace, items)
-        links = save_links(conn, item_ids, catalog.links, method="movielens-links")
+        user_ids = IdLookup(save_users(conn, variant.namespace, users))
+        item_ids = IdLookup(save_items(conn, variant.namespace, items))
+        links = save_links(conn, item_ids.mapping, catalog.links, method="movielens-links")
+    del catalog, users, items
 
     cursor_key = f"{variant.namespace}:{release.sha256}"
+    tables = read_ratings(files.ratings, careful=ratings.careful, block_bytes=block_bytes)
     written = _save_ratings(
-        store, ratings, user_ids, item_ids, source_id, cursor_key, force, report, progress, chunk_rows
+        store, tables, ratings.rows, user_ids, item_ids, source_id, cursor_key, force, report, progress, chunk_rows
     )
     report.written = {"interactions": written, "links": links}
     with store.begin() as conn:
         # What the store holds, so a re-run that adds nothing reports the same figures as the first run.
         report.stored = namespace_counts(conn, variant.namespace, ("users", "items", "links", "interactions"))
+        report.skipped["duplicates_dropped"] = ratings.rows - _stored_from(conn, source_id)
         finish_source(conn, source_id, {**report.stored, "duplicates_dropped": report.skipped["duplicates_dropped"],
                                         "rejected": report.rejections.count})
     return report
 
 
 def _complete_entities(
-    users: list[UserRecord], items: list[ItemRecord], ratings: pa.Table
+    users: list[UserRecord], items: list[ItemRecord], ratings: RatingsCheck
 ) -> tuple[list[UserRecord], list[ItemRecord], int, int]:
     """Add users and items that ratings mention but the catalog lacks, so no rating is lost."""
     known_users = {u.external_id for u in users}
     known_items = {i.external_id for i in items}
-    rating_users = pc.unique(ratings["user"]).to_pylist()
-    rating_items = pc.unique(ratings["item"]).to_pylist()
-    extra_users = [UserRecord(u, {}) for u in rating_users if u not in known_users]
-    extra_items = [ItemRecord(i, None, None, [], {}) for i in rating_items if i not in known_items]
+    extra_users = [UserRecord(u, {}) for u in ratings.users if u not in known_users]
+    extra_items = [ItemRecord(i, None, None, [], {}) for i in ratings.items if i not in known_items]
     return users + extra_users, items + extra_items, len(extra_users), len(extra_items)
 
 
+def _stored_from(conn: Connection, source_id: int) -> int:
+    """Interactions this release put in the store.
+
+    The store's unique key decides what a duplicate is: a rating that repeats an earlier
+    one's (user, item, time) is not stored, so the ratings read less these are the
+    duplicates dropped, the same figure on every run, resumed or repeated (a row keeps the
+    source that stored it first).
+    """
+    return fetch_rows(conn, "SELECT COUNT(*) FROM interactions WHERE source_id = :s", {"s": source_id})[0][0]
+
+
 def _save_ratings(
-    store: Store, ratings: pa.Table, user_ids: dict[str, int], item_ids: dict[str, int], source_id: int,
+    store: Store, tables: Iterator[pa.Table], total: int, user_ids: IdLookup, item_ids: IdLookup, source_id: int,
     cursor_key: str, force: bool, report: CollectReport, progress: Progress, chunk_rows: int,
 ) -> int:
     with store.begin() as conn:
         cursor = None if force else load_cursor(conn, COLLECTOR, cursor_key)
     done = int(cursor["rows_done"]) if cursor else 0
     report.resumed_from = done
-    total = ratings.num_rows
     if done >= total:
         return 0
-    users = map_external_ids(ratings["user"], user_ids).tolist()
-    items = map_external_ids(ratings["item"], item_ids).tolist()
-    ts = ratings["ts"].to_pylist()
-    values = ratings["rating"].to_pylist()
-    written = 0
+    written, end = 0, done
     progress.start("store interactions", total=total, unit="rows")
     progress.advance("store interactions", done)
-    for start in range(done, total, chunk_rows):
-        end = min(start + chunk_rows, total)
+    for chunk in _chunks(tables, chunk_rows, skip=done):
         rows = list(zip(
-            users[start:end], items[start:end], ts[start:end], repeat("rate"), values[start:end],
-            repeat(None), repeat(None), repeat(None), repeat(None), repeat(source_id),
+            user_ids(chunk["user"]).tolist(), item_ids(chunk["item"]).tolist(), chunk["ts"].to_numpy().tolist(),
+            repeat("rate"), chunk["rating"].to_numpy().tolist(),
+            repeat(None), repeat(None), repeat(None), repeat(None), repeat(source_id), repeat(None),
         ))
+        end += len(rows)
         # The chunk and the cursor commit together: a kill leaves both or neither.
         with store.begin() as conn:
             written += save_interactions(conn, rows)
             save_cursor(conn, COLLECTOR, cursor_key, {"rows_done": end, "rows_total": total})
-        progress.advance("store interactions", end - start)
+        progress.advance("store interactions", len(rows))
     progress.finish("store interactions")
     return written
+
+
+def _chunks(tables: Iterator[pa.Table], size: int, *, skip: int = 0) -> Iterator[pa.Table]:
+    """The rows of ``tables`` after the first ``skip``, regrouped into tables of ``size`` rows (the last
+    may be shorter), so chunk ends fall where they would in one table, whatever the blocks."""
+    pending: list[pa.Table] = []
+    held = 0
+    for table in tables:
+        if skip:
+            passed = min(skip, table.num_rows)
+            table, skip = table.slice(passed), skip - passed
+        if not table.num_rows:
+            continue
+        pending.append(table)
+        held += table.num_rows
+        while held >= size:
+            joined = pa.concat_tables(pending)
+            yield joined.slice(0, size)
+            rest = joined.slice(size)
+            pending, held = ([rest] if rest.num_rows else []), rest.num_rows
+    if held:
+        yield pa.concat_tables(pending)

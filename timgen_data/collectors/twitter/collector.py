@@ -9,7 +9,6 @@ processing (``process.py``) without network or token.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.download import client_scope
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts
 from timgen_data.collectors.twitter import cursor
@@ -130,7 +130,7 @@ def replay_twitter(store: Store, path: Path, *, progress: Progress = SILENT) -> 
                     url=entry.get("url"), sha256=spec_sha256(spec), md5=None, license=LICENSE)
             continue
         if report is None:  # a hand-written file without run lines: the file itself names the run
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            digest, _md5 = file_digests(path)  # read in blocks: a replay file can be large
             report = XReport(COLLECTOR, "load", NAMESPACE, str(path), digest)
             processor = ResponseProcessor(report, path.name)
             with store.begin() as conn:
