@@ -3,10 +3,16 @@
 A window holds up to ``max_len`` steps. Input step j is the interaction just before target
 step j (the first interaction of a history is preceded by a learned start step), so the
 output at j has seen exactly the interactions before the one it predicts.
+
+An epoch's windows are a ``WindowIndex``: one small record per window (row, first and last
+position). The padded [B, L] arrays are made per batch, and a batch's steps are gathered from
+the split's flat arrays (memory-mapped for a cached dataset), so only what a batch reads is
+ever in memory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -16,10 +22,13 @@ from timgen_model.encoding import BOS_ITEM, EncodedSplit
 from timgen_model.vocab import PAD
 
 START, PADDING = -1, -2  # sentinel positions in window arrays
+_CHUNK_POSITIONS = 1 << 20  # evaluation windows are found this many flat positions at a time
 
 
 @dataclass
 class Windows:
+    """Padded windows: the arrays a batch is gathered from."""
+
     inputs: np.ndarray  # int64 [N, L] flat position of the input step, START or PADDING
     targets: np.ndarray  # int64 [N, L] flat position of the predicted interaction, or PADDING
     evaluate: np.ndarray  # bool [N, L] the prediction at this slot counts
@@ -28,15 +37,52 @@ class Windows:
     def __len__(self) -> int:
         return len(self.rows)
 
+    @property
+    def lengths(self) -> np.ndarray:
+        return (self.inputs != PADDING).sum(1)
+
     def take(self, index: np.ndarray) -> "Windows":
         return Windows(self.inputs[index], self.targets[index], self.evaluate[index], self.rows[index])
 
 
-def length_bucketed_batches(windows: Windows, order: np.ndarray, batch_size: int, rng: np.random.Generator,
-                            group: int = 50) -> list[np.ndarray]:
+@dataclass
+class WindowIndex:
+    """Windows as records: window k predicts the flat positions ``[starts[k], ends[k])`` of row
+    ``rows[k]``, and its predictions count from ``scored_from[k]`` on, where ``is_target``."""
+
+    rows: np.ndarray  # int64 [N]
+    starts: np.ndarray  # int64 [N]
+    ends: np.ndarray  # int64 [N]
+    scored_from: np.ndarray  # int64 [N]
+    opens: np.ndarray  # bool [N]: the window starts its row, so its first input is the start step
+    is_target: np.ndarray  # the split's flat is_target (shared, not copied)
+    max_len: int
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.ends - self.starts
+
+    def take(self, index: np.ndarray) -> Windows:
+        """The padded arrays of the windows ``index``."""
+        starts, ends, scored = self.starts[index, None], self.ends[index, None], self.scored_from[index, None]
+        positions = starts + np.arange(self.max_len)
+        real = positions < ends
+        targets = np.where(real, positions, PADDING)
+        inputs = np.where(real, positions - 1, PADDING)
+        inputs[:, 0] = np.where(self.opens[index], START, inputs[:, 0])
+        counted = real & (positions >= scored)
+        evaluate = counted & self.is_target[np.where(counted, positions, 0)] if len(self.is_target) else counted
+        return Windows(inputs, targets, evaluate, self.rows[index])
+
+
+def length_bucketed_batches(windows: Windows | WindowIndex, order: np.ndarray, batch_size: int,
+                            rng: np.random.Generator, group: int = 50) -> list[np.ndarray]:
     """Batches of similar-length windows in random order: within each run of ``group`` batches
     of the shuffled order, windows are sorted by length, so little padding is computed."""
-    lengths = (windows.inputs[order] != PADDING).sum(1)
+    lengths = windows.lengths[order]
     batches = []
     span = batch_size * group
     for start in range(0, len(order), span):
@@ -46,70 +92,60 @@ def length_bucketed_batches(windows: Windows, order: np.ndarray, batch_size: int
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _window(start: int, end: int, row_start: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
-    targets = np.full(max_len, PADDING, dtype=np.int64)
-    inputs = np.full(max_len, PADDING, dtype=np.int64)
-    n = end - start
-    targets[:n] = np.arange(start, end)
-    inputs[:n] = np.arange(start - 1, end - 1)
-    if start == row_start:
-        inputs[0] = START
-    return inputs, targets
+def _index(split: EncodedSplit, rows, starts, ends, scored_from, max_len: int) -> WindowIndex:
+    row_starts = np.asarray(split.offsets[:-1])[rows]
+    return WindowIndex(rows.astype(np.int64), starts.astype(np.int64), ends.astype(np.int64),
+                       scored_from.astype(np.int64), starts == row_starts, split.is_target, max_len)
 
 
-def training_windows(split: EncodedSplit, max_len: int) -> Windows:
-    """Non-overlapping windows cut from the end of each row (the newest steps are never cut short)."""
-    inputs, targets, rows = [], [], []
-    for row, (row_start, row_end) in enumerate(zip(split.offsets[:-1], split.offsets[1:])):
-        end = int(row_end)
-        while end > row_start:
-            start = max(int(row_start), end - max_len)
-            i, t = _window(start, end, int(row_start), max_len)
-            inputs.append(i)
-            targets.append(t)
-            rows.append(row)
-            end = start
-    return _stack(split, inputs, targets, None, rows, max_len)
+def training_windows(split: EncodedSplit, max_len: int) -> WindowIndex:
+    """Non-overlapping windows cut from the end of each row (the newest steps are never cut
+    short); rows in order, each row's windows from its newest."""
+    offsets = np.asarray(split.offsets)
+    counts = -(-np.diff(offsets) // max_len)
+    rows = np.repeat(np.arange(split.num_rows), counts)
+    back = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)  # 0 for a row's newest window
+    ends = offsets[1:][rows] - back * max_len
+    starts = np.maximum(offsets[:-1][rows], ends - max_len)
+    return _index(split, rows, starts, ends, starts, max_len)
 
 
-def evaluation_windows(split: EncodedSplit, max_len: int) -> Windows:
+def _row_chunks(offsets: np.ndarray, positions: int) -> Iterator[tuple[int, int]]:
+    """Runs of consecutive rows spanning about ``positions`` flat positions (a longer row alone)."""
+    rows = len(offsets) - 1
+    low = 0
+    while low < rows:
+        high = max(low + 1, int(np.searchsorted(offsets, offsets[low] + positions, side="right")) - 1)
+        high = min(high, rows)
+        yield low, high
+        low = high
+
+
+def evaluation_windows(split: EncodedSplit, max_len: int, *, chunk_positions: int = _CHUNK_POSITIONS) -> WindowIndex:
     """Windows covering every target once, each target with at least ``max_len // 2`` steps of
     context when its history has them: windows end every half window from the row's end, and
-    each scores only its newer half."""
+    each scores only its newer half (the oldest, which starts the row, scores all of it).
+    Only windows scoring a target are kept."""
     half = max(1, max_len // 2)
-    inputs, targets, masks, rows = [], [], [], []
-    for row, (row_start, row_end) in enumerate(zip(split.offsets[:-1], split.offsets[1:])):
-        row_start, end = int(row_start), int(row_end)
-        if not split.is_target[row_start:end].any():
-            continue
-        while end > row_start:
-            start = max(row_start, end - max_len)
-            scored_from = start if start == row_start else max(start, end - half)
-            positions = np.arange(scored_from, end)
-            if split.is_target[positions].any():
-                i, t = _window(start, end, row_start, max_len)
-                mask = np.zeros(max_len, dtype=bool)
-                mask[scored_from - start : end - start] = split.is_target[positions]
-                inputs.append(i)
-                targets.append(t)
-                masks.append(mask)
-                rows.append(row)
-            if start == row_start:
-                break
-            end -= half
-    return _stack(split, inputs, targets, masks, rows, max_len)
-
-
-def _stack(split, inputs, targets, masks, rows, max_len) -> Windows:
-    if not inputs:
-        empty = np.zeros((0, max_len), dtype=np.int64)
-        return Windows(empty, empty.copy(), np.zeros((0, max_len), dtype=bool), np.zeros(0, dtype=np.int64))
-    targets = np.stack(targets)
-    if masks is None:
-        evaluate = (targets >= 0) & split.is_target[np.maximum(targets, 0)]
-    else:
-        evaluate = np.stack(masks)
-    return Windows(np.stack(inputs), targets, evaluate, np.asarray(rows, dtype=np.int64))
+    offsets = np.asarray(split.offsets)
+    found: list[tuple[np.ndarray, ...]] = []
+    for low, high in _row_chunks(offsets, chunk_positions):
+        first, last = offsets[low:high], offsets[low + 1 : high + 1]
+        # Targets before position p of this chunk: any target in [a, b) is before[b] > before[a].
+        before = np.r_[0, np.cumsum(split.is_target[offsets[low] : offsets[high]], dtype=np.int64)]
+        counts = np.where(last > first, -(-np.maximum(last - first - max_len, 0) // half) + 1, 0)
+        local = np.repeat(np.arange(high - low), counts)
+        back = np.arange(len(local)) - np.repeat(np.cumsum(counts) - counts, counts)
+        ends = last[local] - back * half
+        starts = np.maximum(first[local], ends - max_len)
+        scored = np.where(starts == first[local], starts, np.maximum(starts, ends - half))
+        base = offsets[low]
+        keep = before[ends - base] > before[scored - base]
+        found.append((local[keep] + low, starts[keep], ends[keep], scored[keep]))
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return _index(split, empty, empty, empty, empty, max_len)
+    return _index(split, *(np.concatenate(parts) for parts in zip(*found)), max_len)
 
 
 @dataclass
@@ -138,59 +174,63 @@ class Batch:
         return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
+def _at(array: np.ndarray, positions: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """``array[positions]`` where ``real``, anything elsewhere (the caller overwrites it)."""
+    if len(array) == 0:
+        return np.zeros(positions.shape, dtype=array.dtype)
+    return np.asarray(array[np.where(real, positions, 0)])
+
+
 class SplitTensors:
-    """A split's flat arrays as tensors with two extra entries (start step, padding) so that
-    gathering window positions is a single index operation."""
+    """Gathers a batch's steps from a split's flat arrays: only the positions the batch reads
+    are touched, so a memory-mapped split is read batch by batch."""
 
     def __init__(self, split: EncodedSplit, score_mean: float, score_std: float):
-        n = len(split.items)
-        self.start, self.pad = n, n + 1
+        self.split, self.score_mean, self.score_std = split, score_mean, score_std
 
-        def extended(array, start_value, pad_value, dtype):
-            return torch.as_tensor(np.r_[array, [start_value, pad_value]].astype(dtype))
+    def _coded(self, name: str, positions: np.ndarray, real: np.ndarray, other: np.ndarray | int = PAD) -> torch.Tensor:
+        values = _at(getattr(self.split, name), positions, real).astype(np.int64)
+        return torch.as_tensor(np.where(real, values, other))
 
-        scores = (split.scores - score_mean) / score_std
-        known = np.isfinite(scores)
-        self.items = extended(split.items, BOS_ITEM, PAD, np.int64)
-        self.actions = extended(split.actions, PAD, PAD, np.int64)
-        self.devices = extended(split.devices, PAD, PAD, np.int64)
-        self.platforms = extended(split.platforms, PAD, PAD, np.int64)
-        self.geos = extended(split.geos, PAD, PAD, np.int64)
-        self.classes = extended(split.classes, PAD, PAD, np.int64)
-        self.timestamps = extended(split.timestamps, 0, 0, np.int64)
-        self.gaps = extended(split.time_gaps, 0, 0, np.float32)
-        self.scores = extended(np.where(known, scores, 0.0), 0.0, 0.0, np.float32)
-        self.score_known = extended(known, False, False, bool)
+    def _scores(self, positions: np.ndarray, real: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        scores = (_at(self.split.scores, positions, real) - self.score_mean) / self.score_std
+        known = np.isfinite(scores) & real
+        return torch.as_tensor(np.where(known, scores, 0.0).astype(np.float32)), known
 
-    def _positions(self, window_positions: np.ndarray) -> torch.Tensor:
-        p = torch.as_tensor(window_positions)
-        return torch.where(p == START, self.start, torch.where(p == PADDING, self.pad, p))
-
-    def batch(self, windows: Windows) -> Batch:
+    def batch(self, windows: Windows | WindowIndex) -> Batch:
+        if isinstance(windows, WindowIndex):
+            windows = windows.take(np.arange(len(windows)))
         # Windows are right-padded and attention is causal, so cutting the all-padding tail
         # changes no output and saves the work of the longest empty stretch.
         steps = int((windows.inputs != PADDING).sum(1).max()) if len(windows) else 1
-        i = self._positions(windows.inputs[:, :steps])
-        t = self._positions(windows.targets[:, :steps])
+        i, t = windows.inputs[:, :steps], windows.targets[:, :steps]
+        real, start, target_real = i >= 0, i == START, t >= 0
+        stamps = self.split.timestamps
         # The start step takes the time of the interaction it precedes: it has no time of its own.
-        ts = torch.where(i == self.start, self.timestamps[t], self.timestamps[i])
+        ts = np.where(real, _at(stamps, i, real), np.where(start, _at(stamps, t, target_real), 0)).astype(np.int64)
+        before = _at(stamps, i - 1, real & (i > 0)).astype(np.int64)
+        row_starts = np.asarray(self.split.offsets)[windows.rows][:, None]
+        gaps = np.where(real & (i != row_starts), np.maximum(ts - before, 0), 0).astype(np.float32)
+        scores, known = self._scores(i, real)
+        target_scores, target_known = self._scores(t, target_real)
+        ts = torch.as_tensor(ts)
         return Batch(
-            items=self.items[i],
-            actions=self.actions[i],
-            devices=self.devices[i],
-            platforms=self.platforms[i],
-            geos=self.geos[i],
-            classes=self.classes[i],
+            items=self._coded("items", i, real, np.where(start, BOS_ITEM, PAD)),
+            actions=self._coded("actions", i, real),
+            devices=self._coded("devices", i, real),
+            platforms=self._coded("platforms", i, real),
+            geos=self._coded("geos", i, real),
+            classes=self._coded("classes", i, real),
             days=(ts.double() / 86400.0).float(),
             weekdays=torch.div(ts, 86400, rounding_mode="floor").add(3).remainder(7),
-            gaps=self.gaps[i],
-            scores=self.scores[i],
-            score_known=self.score_known[i],
-            mask=i != self.pad,
-            target_items=self.items[t],
-            target_classes=self.classes[t],
-            target_scores=self.scores[t],
-            target_score_known=self.score_known[t] & (t != self.pad),
+            gaps=torch.as_tensor(gaps),
+            scores=scores,
+            score_known=torch.as_tensor(known),
+            mask=torch.as_tensor(i != PADDING),
+            target_items=self._coded("items", t, target_real),
+            target_classes=self._coded("classes", t, target_real),
+            target_scores=target_scores,
+            target_score_known=torch.as_tensor(target_known),
             evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
         )
 

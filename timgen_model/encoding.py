@@ -3,33 +3,79 @@
 A split is its rows' interactions concatenated in row order, with ``offsets`` marking where
 each row starts. Vocabularies come from the training split only (plus the item catalogue),
 so validation and test never shape what the model knows.
+
+Splits are encoded batch by batch (``ContractSource`` hands out a bounded number of rows at a
+time) through Arrow kernels, never a Python object per interaction. The arrays are collected
+in memory here (``encode_dataset``) or written to memory-mapped files
+(``timgen_model.encoded_cache``), which is how training reads datasets larger than memory.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from timgen_model.contract import SPLITS, ContractTables
+from timgen_data.progress import SILENT, Progress
+from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitReader, as_source
 from timgen_model.errors import DatasetError
+from timgen_model.fingerprint import BATCH_ROWS, fingerprint
 from timgen_model.vocab import Vocabulary
 
 ITEM_RESERVED = ("<pad>", "<unk>", "<bos>")
 BOS_ITEM = 2
 CONTEXT_FIELDS = ("devices", "platforms", "geos")
+# Vocabulary-coded arrays and the interactions column each comes from.
+CODED = {"items": "item_ids", "actions": "actions", "devices": "devices", "platforms": "platforms",
+         "geos": "geos", "classes": "classes"}
+LIST_COLUMNS = ("item_ids", "timestamps", "actions", "devices", "platforms", "geos", "scores", "classes",
+                "values", "is_target")
+# Every flat array of a split, in the order they are written.
+ARRAYS = ("offsets", *CODED, "timestamps", "scores", "values", "is_target")
+
+
+class UserIds(Sequence[str]):
+    """A split's user ids, one per row, kept as Arrow strings (memory-mapped for a cached
+    dataset) rather than one Python string per user."""
+
+    def __init__(self, values: pa.ChunkedArray):
+        self.values = values
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.values[index].to_pylist()
+        if index < 0:
+            index += len(self.values)
+        if not 0 <= index < len(self.values):
+            raise IndexError(index)
+        return self.values[index].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self.values.chunks:
+            yield from chunk.to_pylist()
+
+    def index(self, value, start: int = 0, stop: int | None = None) -> int:
+        found = pc.index(self.values, pa.scalar(str(value), self.values.type)).as_py()
+        if found < 0:
+            raise ValueError(f"{value!r} is not a user id of this split")
+        return found
 
 
 @dataclass
 class EncodedSplit:
-    """One split's rows flattened; row k is ``[offsets[k], offsets[k+1])``."""
+    """One split's rows flattened; row k is ``[offsets[k], offsets[k+1])``. Vocabulary indices
+    come in each vocabulary's ``index_dtype``; the arrays may be memory-mapped files."""
 
-    user_ids: list[str]
+    user_ids: Sequence[str]
     offsets: np.ndarray  # int64 [rows + 1]
-    items: np.ndarray  # int64 [n]
+    items: np.ndarray  # [n]
     actions: np.ndarray
     devices: np.ndarray
     platforms: np.ndarray
@@ -47,14 +93,6 @@ class EncodedSplit:
     @property
     def row_of_position(self) -> np.ndarray:
         return np.repeat(np.arange(self.num_rows), np.diff(self.offsets))
-
-    @property
-    def time_gaps(self) -> np.ndarray:
-        """Seconds since the row's previous interaction; 0 at a row's first."""
-        gaps = np.diff(self.timestamps, prepend=self.timestamps[:1]) if len(self.timestamps) else self.timestamps
-        gaps = gaps.copy()
-        gaps[self.offsets[:-1][np.diff(self.offsets) > 0]] = 0
-        return np.maximum(gaps, 0)
 
 
 @dataclass
@@ -105,46 +143,101 @@ class EncodedDataset:
     fingerprint: str
 
 
-def _flat(table: pa.Table, column: str) -> np.ndarray:
-    return pc.list_flatten(table[column]).to_numpy(zero_copy_only=False)
+class SplitSink(Protocol):
+    """Where a split's encoded batches go, in row order."""
+
+    def add(self, arrays: dict[str, np.ndarray], user_ids: pa.Array) -> None: ...
+
+    def finish(self) -> EncodedSplit: ...
 
 
-def _offsets(table: pa.Table) -> np.ndarray:
-    lengths = pc.list_value_length(table["item_ids"]).to_numpy(zero_copy_only=False)
-    return np.r_[0, np.cumsum(lengths)].astype(np.int64)
+class MemorySink:
+    """Collects a split's batches in memory."""
+
+    def __init__(self):
+        self.parts: dict[str, list[np.ndarray]] = {name: [] for name in ARRAYS}
+        self.users: list[pa.Array] = []
+
+    def add(self, arrays: dict[str, np.ndarray], user_ids: pa.Array) -> None:
+        for name, values in arrays.items():
+            self.parts[name].append(values)
+        self.users.append(user_ids)
+
+    def finish(self) -> EncodedSplit:
+        arrays = {name: np.concatenate(parts) for name, parts in self.parts.items()}
+        return EncodedSplit(user_ids=UserIds(pa.chunked_array(self.users, pa.string())), **arrays)
 
 
-def build_vocabularies(tables: ContractTables) -> Vocabularies:
-    train = tables.interactions["train"]
-    catalogue = tables.items["item_id"].to_pylist()
-    items = Vocabulary.build(catalogue + list(_flat(train, "item_ids")), reserved=ITEM_RESERVED)
-    classes = list(_flat(train, "classes")) + [c for c in tables.items["class"].to_pylist() if c]
+def build_vocabularies(data: ContractSource | ContractTables, *, batch_rows: int = BATCH_ROWS,
+                       progress: Progress = SILENT) -> Vocabularies:
+    """Sorted vocabularies of the train split's distinct values (and the catalogue's items and
+    classes), gathered batch by batch: memory holds the distinct values, not the interactions."""
+    source = as_source(data)
+    train = source.splits["train"]
+    distinct: dict[str, set] = {name: set() for name in CODED}
+    progress.start("vocabularies", total=train.num_rows, unit="rows")
+    for batch in train.batches(list(CODED.values()), batch_rows):
+        for name, column in CODED.items():
+            distinct[name].update(pc.unique(pc.list_flatten(batch.column(column))).to_pylist())
+        progress.advance("vocabularies", batch.num_rows)
+    progress.finish("vocabularies")
+    distinct["items"].update(source.items["item_id"].to_pylist())
+    distinct["classes"].update(c for c in source.items["class"].to_pylist() if c)
     return Vocabularies(
-        items=items,
-        actions=Vocabulary.build(_flat(train, "actions")),
-        devices=Vocabulary.build(_flat(train, "devices")),
-        platforms=Vocabulary.build(_flat(train, "platforms")),
-        geos=Vocabulary.build(_flat(train, "geos")),
-        classes=Vocabulary.build(classes),
+        items=Vocabulary.build(distinct["items"], reserved=ITEM_RESERVED),
+        **{name: Vocabulary.build(distinct[name]) for name in CODED if name != "items"},
     )
 
 
-def encode_split(table: pa.Table, vocab: Vocabularies) -> EncodedSplit:
-    scores = _flat(table, "scores").astype(np.float32)
-    return EncodedSplit(
-        user_ids=table["user_id"].to_pylist(),
-        offsets=_offsets(table),
-        items=vocab.items.encode(_flat(table, "item_ids")),
-        actions=vocab.actions.encode(_flat(table, "actions")),
-        devices=vocab.devices.encode(_flat(table, "devices")),
-        platforms=vocab.platforms.encode(_flat(table, "platforms")),
-        geos=vocab.geos.encode(_flat(table, "geos")),
-        classes=vocab.classes.encode(_flat(table, "classes")),
-        timestamps=_flat(table, "timestamps").astype(np.int64),
-        scores=np.where(np.isfinite(scores), scores, np.nan).astype(np.float32),
-        values=_flat(table, "values").astype(np.float32),
-        is_target=_flat(table, "is_target").astype(bool),
-    )
+def _numbers(values: pa.Array, dtype) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def encode_batch(batch: pa.RecordBatch, vocab: Vocabularies, first_offset: int) -> dict[str, np.ndarray]:
+    """The flat arrays of one batch of rows; its ``offsets`` continue from ``first_offset``
+    and leave out the leading 0 (the caller writes it once)."""
+    def lengths_of(column: str) -> np.ndarray:
+        return pc.list_value_length(batch.column(column)).fill_null(0).to_numpy(zero_copy_only=False)
+
+    lengths = lengths_of("item_ids")
+    for column in LIST_COLUMNS[1:]:
+        if not np.array_equal(lengths_of(column), lengths):
+            raise DatasetError(f"a row's {column} and item_ids lists differ in length; rebuild the dataset "
+                               "with `timgen-data build`")
+    flat = {column: pc.list_flatten(batch.column(column)) for column in LIST_COLUMNS}
+    scores = _numbers(flat["scores"], np.float32)
+    return {
+        "offsets": first_offset + np.cumsum(lengths, dtype=np.int64),
+        **{name: getattr(vocab, name).encode_arrow(flat[column]) for name, column in CODED.items()},
+        "timestamps": _numbers(flat["timestamps"], np.int64),
+        "scores": np.where(np.isfinite(scores), scores, np.nan).astype(np.float32),
+        "values": _numbers(flat["values"], np.float32),
+        "is_target": flat["is_target"].fill_null(False).to_numpy(zero_copy_only=False),
+    }
+
+
+def encode_split(reader: SplitReader, vocab: Vocabularies, sink: SplitSink, *, batch_rows: int = BATCH_ROWS,
+                 progress: Progress = SILENT) -> EncodedSplit:
+    """Encode one split into ``sink`` batch by batch."""
+    sink.add({"offsets": np.zeros(1, np.int64)}, pa.array([], pa.string()))  # row 0 starts at 0
+    written = 0
+    for batch in reader.batches(["user_id", *LIST_COLUMNS], batch_rows):
+        arrays = encode_batch(batch, vocab, written)
+        if len(arrays["offsets"]):
+            written = int(arrays["offsets"][-1])
+        sink.add(arrays, batch.column("user_id").cast(pa.string()))
+        progress.advance("encode", batch.num_rows)
+    return sink.finish()
+
+
+def score_statistics(train_scores: np.ndarray) -> tuple[float, float, float, float]:
+    """Mean, standard deviation, min and max of the known train scores (float32 arithmetic,
+    as the model has always normalised them)."""
+    known = train_scores[np.isfinite(train_scores)]
+    if len(known) == 0:
+        known = np.zeros(1, dtype=np.float32)
+    std = float(known.std()) or 1.0
+    return float(known.mean()), std, float(known.min()), float(known.max())
 
 
 def encode_catalogue(items: pa.Table, vocab: Vocabularies, modalities: tuple[str, ...]) -> ItemCatalogue:
@@ -173,41 +266,27 @@ def encode_catalogue(items: pa.Table, vocab: Vocabularies, modalities: tuple[str
     return ItemCatalogue(titles, classes, vectors, present)
 
 
-def fingerprint(tables: ContractTables) -> str:
-    """sha256 of the contract's content, the same for a folder and its Hub copy."""
-    digest = hashlib.sha256()
-    for split in SPLITS:
-        table = tables.interactions[split]
-        digest.update(f"{split}\0".encode() + "\0".join(table["user_id"].to_pylist()).encode())
-        digest.update(_offsets(table).tobytes())
-        digest.update("\0".join(_flat(table, "item_ids").tolist()).encode())
-        for column, dtype in (("timestamps", np.int64), ("scores", np.float32), ("is_target", bool)):
-            digest.update(np.ascontiguousarray(_flat(table, column).astype(dtype)).tobytes())
-    digest.update("\0".join(tables.items["item_id"].to_pylist()).encode())
-    return digest.hexdigest()
-
-
-def encode_dataset(tables: ContractTables, vocabularies: Vocabularies | None = None) -> EncodedDataset:
-    """Encode every split; pass the vocabularies of a checkpoint to encode for evaluation.
+def encode_dataset(data: ContractTables | ContractSource, vocabularies: Vocabularies | None = None, *,
+                   batch_rows: int = BATCH_ROWS, progress: Progress = SILENT) -> EncodedDataset:
+    """Encode every split in memory; pass the vocabularies of a checkpoint to encode for
+    evaluation. ``timgen_model.encoded_cache.load_encoded`` does the same into memory-mapped
+    files, for datasets larger than memory.
 
     >>> data = encode_dataset(read_contract("out/ml-100k"))  # doctest: +SKIP
     """
-    vocab = vocabularies or build_vocabularies(tables)
-    splits = {name: encode_split(table, vocab) for name, table in tables.interactions.items()}
-    catalogue = encode_catalogue(tables.items, vocab, tables.modalities)
-    train_scores = splits["train"].scores
-    known = train_scores[np.isfinite(train_scores)]
-    if len(known) == 0:
-        known = np.zeros(1, dtype=np.float32)
-    std = float(known.std()) or 1.0
-    return EncodedDataset(
-        source=tables.source,
-        vocabularies=vocab,
-        catalogue=catalogue,
-        splits=splits,
-        score_mean=float(known.mean()),
-        score_std=std,
-        score_min=float(known.min()),
-        score_max=float(known.max()),
-        fingerprint=fingerprint(tables),
-    )
+    source = as_source(data)
+    vocab = vocabularies or build_vocabularies(source, batch_rows=batch_rows, progress=progress)
+    progress.start("encode", total=sum(source.splits[s].num_rows for s in SPLITS), unit="rows")
+    splits = {name: encode_split(source.splits[name], vocab, MemorySink(), batch_rows=batch_rows, progress=progress)
+              for name in SPLITS}
+    progress.finish("encode")
+    return assemble(source, vocab, splits, score_statistics(splits["train"].scores),
+                    fingerprint(source, batch_rows=batch_rows, progress=progress))
+
+
+def assemble(source: ContractSource, vocab: Vocabularies, splits: dict[str, EncodedSplit],
+             statistics: Sequence[float], digest: str) -> EncodedDataset:
+    mean, std, low, high = statistics
+    return EncodedDataset(source=source.source, vocabularies=vocab,
+                          catalogue=encode_catalogue(source.items, vocab, source.modalities), splits=splits,
+                          score_mean=mean, score_std=std, score_min=low, score_max=high, fingerprint=digest)

@@ -10,6 +10,7 @@ import torch
 
 from timgen_model.batches import SplitTensors, Windows, evaluation_windows
 from timgen_model.encoding import EncodedDataset, EncodedSplit
+from timgen_model.heap import release_free_heap
 from timgen_model.metrics import accuracy, macro_f1, mae, ranking_metrics, rmse, target_ranks
 from timgen_model.model import TIMGen
 from timgen_model.vocab import PAD
@@ -84,9 +85,10 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
             logits_c = predictions.class_logits.float()
             logits_c[:, PAD] = float("-inf")
             predicted_classes.append(logits_c.argmax(1).cpu().numpy())
-        true_classes.append(split.classes[positions])
+        true_classes.append(split.classes[positions].astype(np.int64))
         rows_out.append(rows)
         latents.append(encoded.mu[select].float().cpu().numpy())
+        release_free_heap()
 
     def cat(parts, dtype=float):
         return np.concatenate(parts) if parts else np.zeros(0, dtype)

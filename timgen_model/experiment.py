@@ -22,8 +22,8 @@ import torch
 from timgen_data.output_folder import OutputFolder, Protected, protected_folders
 from timgen_data.progress import SILENT, Progress
 from timgen_model.baselines import BiasedMF, Biases, GlobalMean, RatingData, default_mf_grid, tune_biased_mf
-from timgen_model.contract import read_contract
-from timgen_model.encoding import EncodedDataset, encode_dataset
+from timgen_model.encoded_cache import load_encoded
+from timgen_model.encoding import EncodedDataset
 from timgen_model.evaluation import TOP_K, seen_mask
 from timgen_model.metrics import mae, ranking_metrics, rmse, target_ranks
 from timgen_model.model import NUM_RESERVED_ITEMS
@@ -199,7 +199,7 @@ def run_experiment(
     folder = OutputFolder(out_dir, "experiment", protect=protect if protect is not None else protected_folders(),
                           what="experiment", fix="choose a new or empty folder such as runs/ml100k-exp",
                           force_option=None, written_before=_experiment_before_markers)
-    data = encode_dataset(read_contract(dataset))
+    data = load_encoded(dataset, progress=progress)
     with folder.staged() as staging:
         rows: list[dict[str, Any]] = []
         if include_rating_baselines:

@@ -11,8 +11,8 @@ import torch
 
 from timgen_model.batches import SplitTensors, history_window
 from timgen_model.checkpoint import Checkpoint, load_checkpoint
-from timgen_model.contract import read_contract
-from timgen_model.encoding import EncodedDataset, encode_dataset
+from timgen_model.encoded_cache import load_encoded
+from timgen_model.encoding import EncodedDataset
 from timgen_model.errors import CheckpointError, ModelUsageError
 from timgen_model.model import TIMGen
 from timgen_model.vocab import PAD
@@ -42,7 +42,7 @@ def load_run_data(checkpoint: Checkpoint, dataset: str | Path | None = None) -> 
     """The checkpoint's dataset (or ``dataset``), encoded with the checkpoint's vocabularies and
     checked against its fingerprint."""
     source = dataset or checkpoint.dataset_source
-    data = encode_dataset(read_contract(source), checkpoint.vocabularies)
+    data = load_encoded(source, checkpoint.vocabularies)
     if data.fingerprint != checkpoint.dataset_fingerprint:
         raise CheckpointError(
             f"dataset {source} is not the one this run was trained on (fingerprint {data.fingerprint[:12]} ≠ "
@@ -101,7 +101,7 @@ def generate_for_user(run: Path | Checkpoint, user_id: str, *, top_k: int = 10, 
     predictions = model.generate(latent, None, want_scores=False)
     logits = predictions.item_logits[0].clone()
     split_data = data.splits[split]
-    history = split_data.items[split_data.offsets[row] : split_data.offsets[row + 1]]
+    history = np.asarray(split_data.items[split_data.offsets[row] : split_data.offsets[row + 1]], dtype=np.int64)
     if exclude_seen:
         logits[torch.as_tensor(history)] = float("-inf")
     available = int(torch.isfinite(logits).sum())

@@ -23,10 +23,11 @@ from timgen_data.progress import SILENT, Progress
 from timgen_model.batches import SplitTensors, length_bucketed_batches, training_windows
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
 from timgen_model.config import LossConfig, RunConfig
-from timgen_model.contract import read_contract
-from timgen_model.encoding import EncodedDataset, encode_dataset
+from timgen_model.encoded_cache import load_encoded
+from timgen_model.encoding import EncodedDataset
 from timgen_model.errors import CheckpointError, ModelConfigError
 from timgen_model.evaluation import evaluate_network
+from timgen_model.heap import release_free_heap
 from timgen_model.model import DataSpec, TIMGen
 from timgen_model.reports import write_run_reports
 from timgen_model.run_folder import claim_run_folder
@@ -126,6 +127,9 @@ def train(
 ) -> TrainResult:
     """Train on a dataset folder or Hub id; write checkpoints, metrics.json and plots to ``out_dir``.
 
+    The dataset is encoded once into memory-mapped files (see ``timgen_model.encoded_cache``)
+    and every batch is gathered from them, so a dataset larger than memory trains.
+
     An earlier run in ``out_dir`` is continued with ``resume`` or replaced with ``overwrite``
     (only once the new run has finished); without either it is an error, as is a folder
     holding anything but a run, the data dir or the store's folder (``protect``, by default
@@ -146,7 +150,7 @@ def train(
         data = dataset
     else:
         vocabularies = previous.vocabularies if previous else None
-        data = encode_dataset(read_contract(dataset), vocabularies)
+        data = load_encoded(dataset, vocabularies, progress=progress)
     if previous and previous.dataset_fingerprint != data.fingerprint:
         raise CheckpointError(
             f"{out_dir} was trained on different data (fingerprint {previous.dataset_fingerprint[:12]}, "
@@ -228,6 +232,7 @@ def _fit(data: EncodedDataset, out_dir: Path, config: RunConfig, variant: str, p
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(objective.parameters(), config.train.grad_clip)
             optimizer.step()
+            release_free_heap()  # else the heap's holes make memory grow with the number of steps
             step += 1
             for name, value in report.items():
                 sums[name] = sums.get(name, 0.0) + value

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 PAD, UNK = 0, 1
 RESERVED = ("<pad>", "<unk>")
@@ -35,6 +38,14 @@ class Vocabulary:
     def __len__(self) -> int:
         return len(self.tokens)
 
+    @property
+    def index_dtype(self) -> np.dtype:
+        """The narrowest signed integer type that holds every index (encoded splits use it)."""
+        for dtype in (np.int8, np.int16, np.int32):
+            if len(self.tokens) <= np.iinfo(dtype).max:
+                return np.dtype(dtype)
+        return np.dtype(np.int64)
+
     def encode(self, values: np.ndarray | Sequence[str]) -> np.ndarray:
         """Indices of ``values``; "" and None become PAD (unknown context), unseen tokens UNK."""
         values = np.asarray(values, dtype=object)
@@ -42,6 +53,22 @@ class Vocabulary:
         index = np.where(index < 0, UNK, index)
         empty = (values == "") | pd.isna(values)
         return np.where(empty, PAD, index).astype(np.int64)
+
+    @cached_property
+    def _lookup(self) -> pa.Array:
+        return pa.array(self.tokens, pa.string())
+
+    def encode_arrow(self, values: pa.Array) -> np.ndarray:
+        """``encode`` for an Arrow string array, without a Python object per value; the
+        indices come in ``index_dtype``.
+
+        >>> Vocabulary.build(["web", "app"]).encode_arrow(pa.array(["app", "tv", "", None])).tolist()
+        [2, 1, 0, 0]
+        """
+        lookup = self._lookup if values.type == self._lookup.type else self._lookup.cast(values.type)
+        index = pc.index_in(values, value_set=lookup).fill_null(UNK).to_numpy(zero_copy_only=False)
+        empty = pc.fill_null(pc.equal(values, ""), True).to_numpy(zero_copy_only=False)
+        return np.where(empty, PAD, index).astype(self.index_dtype)
 
     def decode(self, indices: Iterable[int]) -> list[str]:
         return [self.tokens[int(i)] for i in indices]

@@ -84,8 +84,7 @@ def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revi
       timgen-data train user/my-dataset --out runs/hub --set model.dropout=0.1 --epochs 30
       timgen-data train out/ml-100k --out runs/ml100k --resume
     """
-    from timgen_model.contract import read_contract
-    from timgen_model.encoding import encode_dataset
+    from timgen_model.encoded_cache import load_encoded
     from timgen_model.run_folder import claim_run_folder
     from timgen_model.training import train as train_model
     from timgen_model.variants import variant_config
@@ -93,8 +92,8 @@ def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revi
     protect = protected_folders(settings.data_dir, settings.db)
     claim_run_folder(out_dir, resume=resume, overwrite=overwrite, protect=protect)  # refuse before reading data
     config = variant_config(variant, config_path, _overrides(overrides, epochs, batch_size, learning_rate, seed, device))
-    source = dataset if resume else encode_dataset(read_contract(dataset, revision=revision))
     with RichProgress() as progress:
+        source = dataset if resume else load_encoded(dataset, revision=revision, progress=progress)
         result = train_model(source, out_dir, config, variant=variant, resume=resume, overwrite=overwrite,
                              protect=protect, progress=progress, on_epoch=_epoch_line)
     _metrics_table(f"{variant}: best epoch {result.best_epoch}",
