@@ -9,7 +9,24 @@ from timgen_data.cli.errors import ErrorMappingGroup
 from timgen_data.cli.options import Settings, store_options
 
 
-@click.group(cls=ErrorMappingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's module is imported when it runs (see lazy_group.py).
+COMMANDS = {
+    "collect": "timgen_data.cli.collect:collect",
+    "align": "timgen_data.cli.align:align",
+    "label": "timgen_data.cli.stages:label",
+    "build": "timgen_data.cli.stages:build",
+    "export": "timgen_data.cli.export:export",
+    "publish": "timgen_data.cli.stages:publish",
+    "stats": "timgen_data.cli.stages:stats",
+    "train": "timgen_data.cli.model:train",
+    "evaluate": "timgen_data.cli.model:evaluate",
+    "generate": "timgen_data.cli.model:generate",
+    "experiment": "timgen_data.cli.model:experiment",
+    "demo": "timgen_data.cli.demo:demo",
+}
+
+
+@click.group(cls=ErrorMappingGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @store_options
 @click.version_option(__version__, prog_name="timgen-data")
 @click.pass_context

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from timgen_data.cli.download_limits import apply_download_limits, download_limit_options
+from timgen_data.cli.lazy_group import LazyGroup
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
@@ -15,7 +16,10 @@ from timgen_data.collectors.checksums import checked_digest
 from timgen_data.collectors.movielens import VARIANTS, collect_movielens
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy_commands={
+    name: f"timgen_data.cli.collect_{name}:{name}"
+    for name in ("amazon", "events", "imdb", "mmrec", "twitter", "youtube")
+})
 @download_limit_options
 @click.pass_context
 def collect(ctx: click.Context, download_deadline, min_download_rate, max_download_size, max_unpacked_size) -> None:
@@ -86,15 +90,3 @@ def movielens(settings: Settings, variant, base_url, from_file, expected_md5, ex
             progress=progress,
         )
     show_report(report, as_json)
-
-
-# Each web collector's command lives in its own module.
-from timgen_data.cli.collect_amazon import amazon  # noqa: E402
-from timgen_data.cli.collect_events import events  # noqa: E402
-from timgen_data.cli.collect_imdb import imdb  # noqa: E402
-from timgen_data.cli.collect_mmrec import mmrec  # noqa: E402
-from timgen_data.cli.collect_twitter import twitter  # noqa: E402
-from timgen_data.cli.collect_youtube import youtube  # noqa: E402
-
-for _command in (amazon, imdb, mmrec, events, youtube, twitter):
-    collect.add_command(_command)

@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 from sqlalchemy.exc import OperationalError
 
+from timgen_data.cli.lazy_group import LazyGroup
 from timgen_data.disk_space import disk_full_error, folder_of, is_disk_full
 from timgen_data.errors import FileAccessError, TimgenError, UsageError
 from timgen_model.errors import ModelError, ModelUsageError
@@ -57,7 +58,7 @@ def as_library_error(error: BaseException, data_dir: Path) -> Exception | None:
     return None
 
 
-class ErrorMappingGroup(click.Group):
+class ErrorMappingGroup(LazyGroup):
     """A click group whose commands' library errors become one-line messages."""
 
     def invoke(self, ctx: click.Context):
