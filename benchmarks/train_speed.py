@@ -59,7 +59,7 @@ def synthetic_corpus(folder: Path, users: int, steps: int, items: int, seed: int
             "timestamps": [s[:n].tolist() for s in stamps],
             "actions": [["rate"] * n] * users, "devices": [[""] * n] * users, "platforms": [[""] * n] * users,
             "geos": [[""] * n] * users, "scores": [s[:n].tolist() for s in scores],
-            "classes": [genres[h[:n]].tolist() for h in histories], "values": [s[:n].tolist() for s in scores],
+            "classes": [genres[h[:n]].tolist() for h in histories], "values": [s[:n].tolist() for s in scores], "texts": [[""] * n] * users,
             "is_target": [[True] * n if split == "train" else [False] * (n - 1) + [True]] * users,
         }
         pq.write_table(pa.Table.from_pydict(rows, schema=arrow_schema(INTERACTIONS_FEATURES)),

@@ -92,6 +92,36 @@ def length_bucketed_batches(windows: Windows | WindowIndex, order: np.ndarray, b
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def epoch_batches(windows: WindowIndex, batch_size: int, seed: int, epoch: int) -> list[np.ndarray]:
+    """One epoch's batches of window numbers: the windows shuffled with ``seed + epoch``, then
+    length-bucketed. Every process makes the same list, so they agree on every batch."""
+    rng = np.random.default_rng(seed + epoch)
+    return length_bucketed_batches(windows, rng.permutation(len(windows)), batch_size, rng)
+
+
+def process_share(windows: WindowIndex, batch: np.ndarray, process_index: int,
+                  num_processes: int) -> tuple[Windows, float]:
+    """This process's part of a batch, and the weight of its loss.
+
+    The processes take every ``num_processes``-th window (so their parts are of similar
+    length), and each weighs its loss by its part of the batch's targets times
+    ``num_processes``: the gradient all-reduce averages the processes' gradients, so the
+    result is the gradient of the loss over all the batch's targets, as one process computes
+    it. A process left without targets (a last batch smaller than the number of processes)
+    still runs forward and backward, which the all-reduce waits for, on the batch's fullest
+    window with weight 0.
+    """
+    dense = windows.take(batch)
+    if num_processes == 1:
+        return dense, 1.0
+    counts = dense.evaluate.sum(1)
+    mine = np.arange(process_index, len(batch), num_processes)
+    total, own = int(counts.sum()), int(counts[mine].sum())
+    if own == 0:
+        return dense.take(np.array([int(counts.argmax())])), 0.0
+    return dense.take(mine), num_processes * own / total
+
+
 def _index(split: EncodedSplit, rows, starts, ends, scored_from, max_len: int) -> WindowIndex:
     row_starts = np.asarray(split.offsets[:-1])[rows]
     return WindowIndex(rows.astype(np.int64), starts.astype(np.int64), ends.astype(np.int64),

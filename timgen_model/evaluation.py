@@ -13,9 +13,12 @@ from timgen_model.encoding import EncodedDataset, EncodedSplit
 from timgen_model.heap import release_free_heap
 from timgen_model.metrics import accuracy, macro_f1, mae, ranking_metrics, rmse, target_ranks
 from timgen_model.model import TIMGen
+from timgen_model.processes import ONE_PROCESS, Processes
 from timgen_model.vocab import PAD
 
 TOP_K = 10
+_PER_BATCH = ("ranks_all", "ranks_unseen", "predicted_scores", "true_scores", "predicted_classes", "true_classes",
+              "rows", "latents")
 
 
 @dataclass
@@ -38,15 +41,32 @@ def seen_mask(split: EncodedSplit, rows: np.ndarray, positions: np.ndarray, num_
     return mask
 
 
-def iterate_windows(windows: Windows, batch_size: int):
-    for start in range(0, len(windows), batch_size):
+def iterate_windows(windows: Windows, batch_size: int, starts: np.ndarray | None = None):
+    """Batches of ``batch_size`` consecutive windows (those beginning at ``starts``, default all)."""
+    for start in range(0, len(windows), batch_size) if starts is None else starts:
         yield windows.take(np.arange(start, min(start + batch_size, len(windows))))
+
+
+def _gathered(processes: Processes, collected: dict[str, list], loss_sums: dict[str, float],
+              batches: int) -> tuple[dict[str, list], dict[str, float], int]:
+    """Every process's per-batch results, in process order (so in window order)."""
+    everyone = processes.gather((collected, loss_sums, batches))
+    collected = {name: [part for theirs, _, _ in everyone for part in theirs[name]] for name in collected}
+    loss_sums = {}
+    for _, sums, _ in everyone:
+        for name, value in sums.items():
+            loss_sums[name] = loss_sums.get(name, 0.0) + value
+    return collected, loss_sums, sum(count for _, _, count in everyone)
 
 
 @torch.no_grad()
 def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, batch_size: int = 256,
-                     device: torch.device | str = "cpu", loss_weights=None, step: int = 0) -> EvaluationResult:
+                     device: torch.device | str = "cpu", loss_weights=None, step: int = 0,
+                     processes: Processes = ONE_PROCESS) -> EvaluationResult:
     """Metrics of ``model`` on every target of ``split_name``.
+
+    With several ``processes``, each evaluates its own contiguous part of the batches (the
+    same batches as one process, none twice) and every process gets the metrics of them all.
 
     >>> evaluate_network(model, data, "test").metrics["ndcg@10"]  # doctest: +SKIP
     0.071
@@ -55,11 +75,12 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
     split = data.splits[split_name]
     tensors = SplitTensors(split, data.score_mean, data.score_std)
     windows = evaluation_windows(split, model.config.max_len)
-    predicted_scores, true_scores, predicted_classes, true_classes = [], [], [], []
-    ranks_all, ranks_unseen, rows_out, latents = [], [], [], []
+    # Per batch, what the metrics are computed from (gathered from every process when several).
+    found: dict[str, list[np.ndarray]] = {name: [] for name in _PER_BATCH}
     loss_sums: dict[str, float] = {}
     batches = 0
-    for chunk in iterate_windows(windows, batch_size):
+    starts = processes.part(np.arange(0, len(windows), batch_size)) if processes.count > 1 else None
+    for chunk in iterate_windows(windows, batch_size, starts):
         batch = tensors.batch(chunk).to(device)
         select = batch.evaluate & batch.mask
         targets = batch.target_items[select]
@@ -75,36 +96,40 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
         rows = np.repeat(chunk.rows, chunk.evaluate.sum(1))
         exclude = seen_mask(split, rows, positions, model.spec.num_items).to(device)
         logits = predictions.item_logits.float()
-        ranks_all.append(target_ranks(logits, targets).cpu().numpy())
-        ranks_unseen.append(target_ranks(logits, targets, exclude).cpu().numpy())
+        found["ranks_all"].append(target_ranks(logits, targets).cpu().numpy())
+        found["ranks_unseen"].append(target_ranks(logits, targets, exclude).cpu().numpy())
         if predictions.scores is not None:
             known = batch.target_score_known[select].cpu().numpy()
-            predicted_scores.append(model.denormalize_scores(predictions.scores.float()).cpu().numpy()[known])
-            true_scores.append(split.scores[positions][known])
+            found["predicted_scores"].append(
+                model.denormalize_scores(predictions.scores.float()).cpu().numpy()[known])
+            found["true_scores"].append(split.scores[positions][known])
         if predictions.class_logits is not None:
             logits_c = predictions.class_logits.float()
             logits_c[:, PAD] = float("-inf")
-            predicted_classes.append(logits_c.argmax(1).cpu().numpy())
-        true_classes.append(split.classes[positions].astype(np.int64))
-        rows_out.append(rows)
-        latents.append(encoded.mu[select].float().cpu().numpy())
+            found["predicted_classes"].append(logits_c.argmax(1).cpu().numpy())
+        found["true_classes"].append(split.classes[positions].astype(np.int64))
+        found["rows"].append(rows)
+        found["latents"].append(encoded.mu[select].float().cpu().numpy())
         release_free_heap()
+    if processes.count > 1:
+        found, loss_sums, batches = _gathered(processes, found, loss_sums, batches)
 
-    def cat(parts, dtype=float):
-        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+    def cat(name, dtype=float):
+        return np.concatenate(found[name]) if found[name] else np.zeros(0, dtype)
 
-    true_c = cat(true_classes, int)
-    metrics: dict[str, float | int | None] = {"targets": int(len(cat(ranks_all, int)))}
-    if predicted_scores:
-        p, t = cat(predicted_scores), cat(true_scores)
+    true_c = cat("true_classes", int)
+    metrics: dict[str, float | int | None] = {"targets": int(len(cat("ranks_all", int)))}
+    if found["predicted_scores"]:
+        p, t = cat("predicted_scores"), cat("true_scores")
         metrics.update(rmse=rmse(p, t), mae=mae(p, t))
     else:
         metrics.update(rmse=None, mae=None)
-    if predicted_classes:
-        pc, has = cat(predicted_classes, int), true_c != PAD
+    if found["predicted_classes"]:
+        pc, has = cat("predicted_classes", int), true_c != PAD
         metrics.update(accuracy=accuracy(pc[has], true_c[has]), macro_f1=macro_f1(pc[has], true_c[has]))
     else:
         metrics.update(accuracy=None, macro_f1=None)
-    metrics.update(ranking_metrics(cat(ranks_all, int), cat(ranks_unseen, int), TOP_K))
+    metrics.update(ranking_metrics(cat("ranks_all", int), cat("ranks_unseen", int), TOP_K))
     loss = {name: value / batches for name, value in loss_sums.items()} if batches else {}
-    return EvaluationResult(metrics, cat(rows_out, int), cat(latents) if latents else np.zeros((0, 0)), true_c, loss)
+    latent = cat("latents") if found["latents"] else np.zeros((0, 0))
+    return EvaluationResult(metrics, cat("rows", int), latent, true_c, loss)

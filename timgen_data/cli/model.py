@@ -75,8 +75,9 @@ def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revi
     """Train TIMGen on a dataset folder written by `build`, or a Hub dataset id.
 
     --out must be new or empty; a run already there is continued with --resume or
-    replaced with --overwrite. Multi-GPU or multi-node: `accelerate launch -m timgen_data
-    train ...` (same options).
+    replaced with --overwrite. Several GPUs or machines: `accelerate launch --multi_gpu
+    --num_processes N -m timgen_data train ...` (same options; --batch-size is the batch
+    of all processes together).
 
     \b
     Example:
@@ -84,7 +85,6 @@ def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revi
       timgen-data train user/my-dataset --out runs/hub --set model.dropout=0.1 --epochs 30
       timgen-data train out/ml-100k --out runs/ml100k --resume
     """
-    from timgen_model.encoded_cache import load_encoded
     from timgen_model.run_folder import claim_run_folder
     from timgen_model.training import train as train_model
     from timgen_model.variants import variant_config
@@ -93,9 +93,10 @@ def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revi
     claim_run_folder(out_dir, resume=resume, overwrite=overwrite, protect=protect)  # refuse before reading data
     config = variant_config(variant, config_path, _overrides(overrides, epochs, batch_size, learning_rate, seed, device))
     with RichProgress() as progress:
-        source = dataset if resume else load_encoded(dataset, revision=revision, progress=progress)
-        result = train_model(source, out_dir, config, variant=variant, resume=resume, overwrite=overwrite,
-                             protect=protect, progress=progress, on_epoch=_epoch_line)
+        result = train_model(dataset, out_dir, config, variant=variant, resume=resume, overwrite=overwrite,
+                             protect=protect, progress=progress, on_epoch=_epoch_line, revision=revision)
+    if not result.main_process:
+        return  # the main process of a multi-process run reports for all of them
     _metrics_table(f"{variant}: best epoch {result.best_epoch}",
                    [("validation", result.metrics["validation"]), ("test", result.metrics["test"])])
     print_mapping("written", {"metrics": out_dir / "metrics.json", "checkpoint": out_dir / "checkpoint.pt",
