@@ -114,7 +114,7 @@ def test_an_os_error_with_an_unusable_data_dir_is_still_one_line(tmp_path, monke
     def refused(store):
         raise PermissionError(13, "Permission denied", str(tmp_path / "elsewhere"))
 
-    monkeypatch.setattr("timgen_data.cli.stages.store_stats", refused)
+    monkeypatch.setattr("timgen_data.cli.stats.store_stats", refused)
     result = invoke_cli("--db", f"sqlite:///{tmp_path / 's.sqlite'}", "stats", data_dir=Path("/proc/timgen-data"))
     assert_fails_in_one_line(result, 3, "FileAccessError", "Permission denied")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from timgen_data.cli.options import Settings, pass_settings
+from timgen_data.cli.options import EngineChoice, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.events import collect_events, load_mapping
 
@@ -21,8 +21,9 @@ from timgen_data.collectors.events import collect_events, load_mapping
 @click.option("--name", metavar="NAME", help="The namespace events-<NAME> (overrides the mapping's name).")
 @click.option("--force", is_flag=True, help="Download URLs again and re-read files stored before.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@engine_options
 @pass_settings
-def events(settings: Settings, paths, more, mapping, name, force, as_json):
+def events(settings: Settings, paths, more, mapping, name, force, as_json, engine: EngineChoice):
     """Store a platform's interaction logs (click, cart, purchase, view with watch time, …).
 
     The mapping names your columns for user, item, time (required), action (or one fixed
@@ -50,13 +51,25 @@ def events(settings: Settings, paths, more, mapping, name, force, as_json):
     Example:
       timgen-data collect events --path logs/*.parquet --mapping mapping.toml
       timgen-data collect events --path https://example.com/export/events.csv.gz --mapping mapping.toml
+
+    \b
+    With --engine spark, Spark reads Parquet logs where they lie (any URI it reads):
+      timgen-data collect events --engine spark --spark-master yarn \\
+        --path 's3a://lake/logs/2026/*/*.parquet' --mapping mapping.toml
     """
     # Imported here: cli/collect.py imports this module at its end, after show_report exists.
     from timgen_data.cli.collect import show_report
 
     parsed = load_mapping(mapping, name=name)
     store = settings.open_store()
-    with RichProgress() as progress:
-        report = collect_events(store, [*paths, *more], parsed, data_dir=settings.data_path, force=force,
-                                progress=progress)
+    if engine.spark:
+        from timgen_data.collectors.events.spark_engine import collect_events_spark
+
+        with engine.session() as spark, RichProgress() as progress:
+            report = collect_events_spark(spark, store, [*paths, *more], parsed, workdir=engine.workdir(settings),
+                                          force=force, progress=progress)
+    else:
+        with RichProgress() as progress:
+            report = collect_events(store, [*paths, *more], parsed, data_dir=settings.data_path, force=force,
+                                    progress=progress)
     show_report(report, as_json)

@@ -32,6 +32,8 @@ from timgen_data.store.query import fetch_rows
 STATE_COLLECTOR = LABEL_CURSOR
 # Interactions read and labelled per transaction (whole users, so a chunk may run a user longer).
 CHUNK_ROWS = 200_000
+LABEL_COLUMNS = ["interaction_id", "scenario", "score", "class"]
+LABEL_KEY = ["interaction_id", "scenario"]
 
 
 @dataclass
@@ -65,42 +67,30 @@ def _recompute_reason(state: dict | None, fingerprint: str) -> str | None:
     return None
 
 
-def label_store(
-    store: Store, scenario: str, weights: ScoreWeights | None = None, *, progress: Progress = SILENT
-) -> LabelReport:
-    """Compute and store ``scenario`` labels.
-
-    >>> label_store(store, "movie").labeled  # doctest: +SKIP
-    100000
-    """
+def start_run(store: Store, scenario: str, weights: ScoreWeights | None) -> tuple[ScoreWeights, LabelReport]:
+    """Check the request and find whether every label must be recomputed (shared by both engines)."""
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     weights = weights or ScoreWeights()
-    fingerprint = weights.fingerprint()
     report = LabelReport(scenario)
     with store.begin() as conn:
-        report.recompute_reason = _recompute_reason(load_cursor(conn, STATE_COLLECTOR, scenario), fingerprint)
-        report.recomputed_all = report.recompute_reason is not None
-        total = count_rows(conn, scenario, everything=report.recomputed_all)
-    task, writing_noted = f"label {scenario}", False
-    progress.start(task, total=total, unit="rows")
-    # Nothing to read (often so for an incremental run) spares the read its scan for pending users.
-    chunks = user_chunks(store, scenario, everything=report.recomputed_all, chunk_rows=CHUNK_ROWS) if total else ()
-    for frame in chunks:
-        report.considered += len(frame)
-        labels = compute_labels(scenario, frame, weights)
-        if len(labels):
-            with store.begin() as conn:
-                if not writing_noted:  # noted before any label changes, and only if the chunk commits
-                    save_cursor(conn, STATE_COLLECTOR, scenario,
-                                {"writing": fingerprint, "started_at": int(time.time())})
-                report.labeled += upsert_rows(
-                    conn, "labels", ["interaction_id", "scenario", "score", "class"], _label_rows(scenario, labels),
-                    conflict=["interaction_id", "scenario"], update=["score", "class"],
-                )
-            writing_noted = True
-        progress.advance(task, len(frame))
-    progress.finish(task)
+        report.recompute_reason = _recompute_reason(load_cursor(conn, STATE_COLLECTOR, scenario), weights.fingerprint())
+    report.recomputed_all = report.recompute_reason is not None
+    return weights, report
+
+
+def note_writing(conn, scenario: str, weights: ScoreWeights) -> None:
+    """Note, in the transaction of a run's first labels, that a run with ``weights`` is writing.
+
+    Noted before any label changes and only if that transaction commits; a run killed before
+    :func:`finish_run` leaves the note, and the next run recomputes every label.
+    """
+    save_cursor(conn, STATE_COLLECTOR, scenario, {"writing": weights.fingerprint(), "started_at": int(time.time())})
+
+
+def finish_run(store: Store, report: LabelReport, weights: ScoreWeights) -> LabelReport:
+    """Fill in the report's summary and note the run as done (shared by both engines)."""
+    scenario = report.scenario
     if report.recomputed_all and not report.labeled:
         raise NothingToDoError(
             f"no interactions the {scenario} scenario can label (it needs {'/'.join(LABELLED_ACTIONS[scenario])} "
@@ -115,7 +105,39 @@ def label_store(
         report.classes = class_vocabulary(scenario, classes)
         report.unknown_classes = unknown_classes(scenario, report.classes)
         save_cursor(conn, STATE_COLLECTOR, scenario, {
-            "weights": fingerprint, "settings": weights.model_dump(),
+            "weights": weights.fingerprint(), "settings": weights.model_dump(),
             "score_min": report.score_min, "score_max": report.score_max,
         })
     return report
+
+
+def label_store(
+    store: Store, scenario: str, weights: ScoreWeights | None = None, *, progress: Progress = SILENT
+) -> LabelReport:
+    """Compute and store ``scenario`` labels.
+
+    >>> label_store(store, "movie").labeled  # doctest: +SKIP
+    100000
+    """
+    weights, report = start_run(store, scenario, weights)
+    with store.begin() as conn:
+        total = count_rows(conn, scenario, everything=report.recomputed_all)
+    task, writing_noted = f"label {scenario}", False
+    progress.start(task, total=total, unit="rows")
+    # Nothing to read (often so for an incremental run) spares the read its scan for pending users.
+    chunks = user_chunks(store, scenario, everything=report.recomputed_all, chunk_rows=CHUNK_ROWS) if total else ()
+    for frame in chunks:
+        report.considered += len(frame)
+        labels = compute_labels(scenario, frame, weights)
+        if len(labels):
+            with store.begin() as conn:
+                if not writing_noted:
+                    note_writing(conn, scenario, weights)
+                report.labeled += upsert_rows(
+                    conn, "labels", LABEL_COLUMNS, _label_rows(scenario, labels),
+                    conflict=LABEL_KEY, update=["score", "class"],
+                )
+            writing_noted = True
+        progress.advance(task, len(frame))
+    progress.finish(task)
+    return finish_run(store, report, weights)

@@ -35,6 +35,7 @@ from timgen_data.collectors.events.mapping import EventMapping
 from timgen_data.collectors.events.read import (
     HEADER_SAMPLE,
     Batch,
+    Header,
     detect_format,
     format_from_name,
     position_word,
@@ -164,22 +165,29 @@ def check_columns(file: EventFile, mapping: EventMapping) -> None:
     header = read_header(file.path, file.fmt, mapping.delimiter)
     if file.fmt == "jsonl" and header.first_row is None:
         return  # an empty log has no keys to check
+    error = missing_columns_error(file.label, file.fmt, header, mapping)
+    if error is not None:
+        raise error
+
+
+def missing_columns_error(label: str, fmt: str, header: Header, mapping: EventMapping) -> MappingError | None:
+    """The error naming the mapping's columns ``header`` lacks (shared with the Spark engine), or None."""
     used = mapping.columns.used()
-    if file.fmt == "jsonl":
+    if fmt == "jsonl":
         # A JSON record leaves out keys it has no value for: an optional key may first appear late in the
         # file, so only the keys every record needs are checked here; the rest once the file is read.
         used = {f: c for f, c in used.items() if f in REQUIRED_FIELDS}
     missing = [(field, column) for field, column in used.items() if column not in header.columns]
     if not missing:
-        return
+        return None
     wanted = ", ".join(f"columns.{field} = {column!r}" for field, column in missing)
     hint = ""
-    if file.fmt == "csv" and len(header.columns) == 1 and len(header.columns[0]) > 1:
+    if fmt == "csv" and len(header.columns) == 1 and len(header.columns[0]) > 1:
         hint = (f" (the header reads as one column: is the delimiter right? the mapping says "
                 f"{mapping.delimiter!r})")
-    where = f" (the keys of its first {HEADER_SAMPLE:,} records)" if file.fmt == "jsonl" else ""
-    raise MappingError(
-        f"{file.label}: the mapping's {wanted} names no column of this file{hint}; its columns{where} are "
+    where = f" (the keys of its first {HEADER_SAMPLE:,} records)" if fmt == "jsonl" else ""
+    return MappingError(
+        f"{label}: the mapping's {wanted} names no column of this file{hint}; its columns{where} are "
         f"{', '.join(map(repr, header.columns)) or '(none)'}; first row: {shown_row(header.first_row)}; "
         "fix the column name in the mapping's [columns]. Nothing was stored.")
 

@@ -136,16 +136,24 @@ def _parquet_batches(path: Path, columns: dict[str, str], batch_rows: int) -> It
     total = max(parquet.metadata.num_rows, 1)
     size = Path(path).stat().st_size
     for record_batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
-        data = {}
-        for ours, theirs in columns.items():
-            array = record_batch.column(theirs)
-            if ours in TEXT_FIELDS and not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-                array = _as_text(array)
-            data[ours] = array.to_pandas()
-        frame = pd.DataFrame(data)
+        frame = arrow_frame(record_batch, columns)
         positions = np.arange(row + 1, row + len(frame) + 1)
         row += len(frame)
         yield Batch(frame, positions, done_bytes=int(size * row / total))
+
+
+def arrow_frame(record_batch: pa.RecordBatch, columns: dict[str, str]) -> pd.DataFrame:
+    """A typed (Parquet) batch's mapped columns as raw values named by our fields; ids and names as text.
+
+    Shared with the Spark engine, whose executors hand the same Arrow columns to the same conversion.
+    """
+    data = {}
+    for ours, theirs in columns.items():
+        array = record_batch.column(theirs)
+        if ours in TEXT_FIELDS and not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            array = _as_text(array)
+        data[ours] = array.to_pandas()
+    return pd.DataFrame(data)
 
 
 def _as_text(array: pa.Array) -> pa.Array:

@@ -1,0 +1,22 @@
+"""Fixtures of the Spark tests: the one shared SparkSession (see ``support/spark.py``) and a scratch folder."""
+
+from __future__ import annotations
+
+import pytest
+from support.spark import shared_spark
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = shared_spark()
+    if isinstance(session, str):
+        pytest.skip(session)
+    return session
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A folder for the Spark engine's files of its own (snapshots, results), apart from the store's."""
+    folder = tmp_path / "spark-work"
+    folder.mkdir()
+    return folder
