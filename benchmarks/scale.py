@@ -13,6 +13,10 @@ process of its own, through the real CLI (``python -m timgen_data``), on a fresh
 - build: ``build OUT --min-interactions 5`` (leave-last-out, Parquet, card, plot);
 - export: ``export OUT --dataset <built> --format recbole``.
 
+With ``--engines local,spark`` the store is also copied right after ``collect`` and
+``label`` and ``build`` run again on the copy with ``--engine spark --spark-master
+local[2]``; their figures include the JVM (a child of the command).
+
 Wall seconds come from the clock around each child, CPU seconds (user + system) and peak
 RSS from ``os.wait4``'s accounting of that child and what it waited for. It prints a
 markdown table per run (per row: CPU microseconds, peak bytes, CPU time against the
@@ -22,7 +26,7 @@ To measure other code (an earlier commit checked out elsewhere), point ``PYTHONP
 it: the children run from the work folder, so they import what ``PYTHONPATH`` names first.
 
     python benchmarks/scale.py [--sizes 1M,5M,25M] [--steps floor,collect,label,build,export]
-                               [--workdir DIR] [--engine local]
+                               [--workdir DIR] [--engines local,spark]
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ from scale_corpus import FOLDER, Archive, ScaleSpec, ensure_archive  # noqa: E40
 
 STEPS = ("floor", "collect", "label", "build", "export")
 NEEDS = {"label": "collect", "build": "label", "export": "build"}
-ENGINES = ("local",)  # a distributed engine (spark) would add its own runner here
+ENGINES = ("local", "spark")
+SPARK_STEPS = ("label", "build")
 
 
 @dataclass(frozen=True)
@@ -78,25 +83,78 @@ def label_size(rows: int) -> str:
     return f"{rows:,}"
 
 
-def run_child(step: str, rows: int, argv: list[str], cwd: Path, log: Path) -> Measure:
-    """Run ``argv`` to its end; its wall time, CPU time and peak RSS (it and what it waited for)."""
+def run_child(step: str, rows: int, argv: list[str], cwd: Path, log: Path, *, tree: bool = False) -> Measure:
+    """Run ``argv`` to its end; its wall time, CPU time and peak RSS (it and what it waited for).
+
+    ``tree``: also count the processes it started and left behind (Spark's JVM). This
+    process becomes their reaper, so their CPU time comes from the kernel's accounting as
+    they are reaped; the peak is that of the whole tree's RSS summed, sampled every 0.1 s.
+    """
     with log.open("ab") as out:
         out.write(f"$ {' '.join(argv)}\n".encode())
         out.flush()
         start = time.perf_counter()
+        sampler = TreeSampler() if tree else None
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+        if sampler:
+            orphans_cpu, tree_peak = sampler.finish()
+            cpu, peak = cpu + orphans_cpu, max(peak, tree_peak)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = log.read_text(errors="replace").splitlines()[-15:]
         raise SystemExit(f"{step} at {label_size(rows)} failed (exit {proc.returncode}); end of {log}:\n"
                          + "\n".join(tail))
-    return Measure(step, rows, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024)
+    return Measure(step, rows, wall, cpu, peak)
 
 
-def step_argv(step: str, archive: Archive, run: Path) -> list[str]:
-    cli = [sys.executable, "-m", "timgen_data", "--data-dir", str(run / "data")]
+class TreeSampler:
+    """The summed RSS of every descendant, sampled on a thread; orphans reaped at the end."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import threading
+
+        import psutil
+
+        # PR_SET_CHILD_SUBREAPER: descendants whose parent exits are reparented to us, not init
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+        self._me = psutil.Process()
+        self._stop = threading.Event()
+        self.peak = 0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            total = 0
+            for member in self._me.children(recursive=True):
+                try:
+                    total += member.memory_info().rss
+                except Exception:  # gone between listing and reading
+                    continue
+            self.peak = max(self.peak, total)
+
+    def finish(self) -> tuple[float, int]:
+        """Reap what the command left running (waiting for it to end): their CPU seconds, the peak."""
+        cpu = 0.0
+        while True:
+            try:
+                _, _, usage = os.wait4(-1, 0)
+            except ChildProcessError:
+                break
+            cpu += usage.ru_utime + usage.ru_stime
+        self._stop.set()
+        self._thread.join()
+        return cpu, self.peak
+
+
+def step_argv(step: str, archive: Archive, run: Path, engine: str = "local") -> list[str]:
+    data = run / ("data" if engine == "local" else f"{engine}-data")
+    cli = [sys.executable, "-m", "timgen_data", "--data-dir", str(data)]
+    spark = ["--engine", "spark", "--spark-master", "local[2]"] if engine == "spark" else []
     if step == "floor":
         return [sys.executable, str(Path(__file__).resolve()), "--floor-child",
                 str(archive.folder / "ratings.csv"), str(run / "floor.sqlite")]
@@ -104,14 +162,27 @@ def step_argv(step: str, archive: Archive, run: Path) -> list[str]:
         return [*cli, "collect", "movielens", "--variant", "25m", "--from-file", str(archive.path),
                 "--md5", archive.md5]
     if step == "label":
-        return [*cli, "label", "--scenario", "movie"]
+        return [*cli, "label", "--scenario", "movie", *spark]
     if step == "build":
-        return [*cli, "build", str(run / "dataset"), "--min-interactions", "5"]
+        out = run / ("dataset" if engine == "local" else f"{engine}-dataset")
+        return [*cli, "build", str(out), "--min-interactions", "5", *spark]
     return [*cli, "export", str(run / "export"), "--dataset", str(run / "dataset"), "--format", "recbole",
             "--name", "bench"]
 
 
-def measure_size(rows: int, steps: list[str], work: Path, log) -> list[Measure]:
+def copy_store(run: Path, engine: str) -> None:
+    """The collected store, copied for another engine's steps (SQLite's log folded in first)."""
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(run / "data" / "store.sqlite")) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    target = run / f"{engine}-data"
+    target.mkdir()
+    shutil.copyfile(run / "data" / "store.sqlite", target / "store.sqlite")
+
+
+def measure_size(rows: int, steps: list[str], work: Path, log, engines: tuple[str, ...] = ("local",)) -> list[Measure]:
     archive = ensure_archive(work / f"corpus-{rows}", ScaleSpec(rows), log)
     run = work / f"run-{rows}"
     if run.exists():
@@ -124,6 +195,17 @@ def measure_size(rows: int, steps: list[str], work: Path, log) -> list[Measure]:
         log(f"{label_size(rows)}: {step} {result.wall_s:.1f} s wall, {result.cpu_s:.1f} s CPU, "
             f"peak {result.peak_bytes / 1e9:.2f} GB")
         results.append(result)
+        if step == "collect":
+            for engine in engines[1:]:
+                copy_store(run, engine)
+    for engine in engines[1:]:
+        for step in (s for s in steps if s in SPARK_STEPS):
+            name = f"{step} ({engine})"
+            log(f"{label_size(rows)}: {name} ...")
+            result = run_child(name, rows, step_argv(step, archive, run, engine), run, run / "steps.log", tree=True)
+            log(f"{label_size(rows)}: {name} {result.wall_s:.1f} s wall, {result.cpu_s:.1f} s CPU, "
+                f"peak {result.peak_bytes / 1e9:.2f} GB")
+            results.append(result)
     return results
 
 
@@ -197,7 +279,8 @@ def main() -> None:
     parser.add_argument("--steps", default=",".join(STEPS), help=f"which of {','.join(STEPS)} (default all)")
     parser.add_argument("--workdir", type=Path, help="keep archives, stores and outputs here (default: a "
                                                      "temporary folder); archives there are reused")
-    parser.add_argument("--engine", choices=ENGINES, default="local", help="where the steps run (local only, now)")
+    parser.add_argument("--engines", default="local", help="local, or local,spark: label and build also on Spark "
+                                                           "(local[2]) from a copy of the collected store")
     parser.add_argument("--floor-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_child:
@@ -215,6 +298,11 @@ def main() -> None:
     if missing:
         parser.error("; ".join(missing))
     steps = [s for s in STEPS if s in steps]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    if not engines or engines[0] != "local" or any(e not in ENGINES for e in engines):
+        parser.error(f"--engines takes local, then any of {','.join(ENGINES[1:])}, not {args.engines!r}")
+    if len(engines) > 1 and "collect" not in steps:
+        parser.error("--engines with spark needs the collect step (its store is copied)")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
@@ -229,10 +317,10 @@ def main() -> None:
                             work / "startup.log")
         measures = []
         for rows in sizes:
-            measures.extend(measure_size(rows, steps, work, log))
+            measures.extend(measure_size(rows, steps, work, log, tuple(engines)))
     corpora = ", ".join(f"{label_size(s)}: {ScaleSpec(s).users:,} users, {ScaleSpec(s).catalog:,} movies"
                         for s in sizes)
-    print(f"Engine {args.engine}; code {code}; {os.cpu_count()} CPUs; archives in the {FOLDER} layout ({corpora}); "
+    print(f"Engines {', '.join(engines)}; code {code}; {os.cpu_count()} CPUs; archives in the {FOLDER} layout ({corpora}); "
           f"CLI start-up (`--help`) {startup.cpu_s:.1f} s CPU, peak {gigabytes(startup.peak_bytes)}, included in "
           "every step's figures.\n")
     print(run_table(measures))

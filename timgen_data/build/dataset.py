@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+import numpy as np
 
 from timgen_data.build.card import card_front_matter, render_card
 from timgen_data.build.chunks import user_runs
@@ -29,7 +31,7 @@ from timgen_data.build.publish import SALT_FILE_NAME
 from timgen_data.build.schema import DATASET_FORMAT_VERSION
 from timgen_data.build.selection import Selection, select
 from timgen_data.build.shards import ShardWriter
-from timgen_data.build.sources import check_sources
+from timgen_data.build.sources import ChosenSources, check_sources
 from timgen_data.build.splits import check_time_cuts
 from timgen_data.build.statistics import DatasetTally
 from timgen_data.build.tables import items_table
@@ -44,6 +46,7 @@ from timgen_data.store.batches import Snapshot, snapshot
 
 # Interactions per chunk of users streamed: the build's memory, whatever the corpus.
 CHUNK_ROWS = 65_536
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,7 @@ def build_dataset(
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
     out_dir = Path(out_dir)
-    folder = OutputFolder(out_dir, "build", protect=_protected(store, protect), force=force, what="dataset",
-                          fix="choose a new or empty folder such as out/ml-1m", written_before=_built_before_markers)
+    folder = output_folder(store, out_dir, force=force, protect=protect)
     with store.begin() as conn:
         sources = check_sources(conn, options.scenario, list(options.sources) or None)
     with snapshot(store) as view:
@@ -112,7 +114,7 @@ def build_dataset(
                            min_interactions=options.min_interactions, k_core=options.k_core, batch_rows=chunk_rows)
         chosen = selection.chosen
         with store.begin() as conn:
-            source_rows = _source_rows(conn, list(chosen.sources))
+            source_rows = source_rows_of(conn, list(chosen.sources))
         if selection.num_users == 0:
             raise NothingToDoError("no user is left after the filters; lower --min-interactions or --k-core")
         if options.split == "time":
@@ -122,17 +124,10 @@ def build_dataset(
         progress.start("build", total=chunks + 3)
         progress.advance("build")
         writer = ShardWriter(selection.num_interactions, other_rows=selection.num_items + selection.num_users)
-        try:
-            with folder.staged() as staging:
-                statistics, shards = _write_dataset(staging, writer, store, view, selection, options, source_rows,
-                                                    chunk_rows, progress)
-                _carry_over_salt(out_dir, staging)
-        except (OSError, sqlite3.Error) as error:  # sqlite3: the given split's index
-            if not is_disk_full(error):
-                raise
-            # The staging folder is gone by now, so the free space said is what the user has.
-            needed = _room_needed(writer, out_dir if folder.replaces else None)
-            raise disk_full_error(folder.path.parent, needed, what=f"the dataset {out_dir}") from error
+        statistics, shards = write_staged(
+            folder, out_dir, writer,
+            lambda staging: _write_dataset(staging, writer, store, view, selection, options, source_rows, chunk_rows,
+                                           progress))
     progress.advance("build")
     progress.finish("build")
     return BuildResult(out_dir, statistics, shards, dict(chosen.left_out))
@@ -144,18 +139,32 @@ def _write_dataset(staging: Path, writer: ShardWriter, store: Store, view: Snaps
     tally = DatasetTally()
     written = write_interactions(staging / "interactions", writer, view, selection, _split_rule(options, staging),
                                  chunk_rows, tally, progress)
-    shards: dict[str, dict[str, list[str]]] = {"interactions": written.shards, "items": {}}
-    chosen = selection.chosen
+    item_names = set(selection.items.names.filter(written.items).to_pylist())
+    return write_contract(staging, writer, store, options, selection.chosen, source_rows, written.shards,
+                          written.counts, item_names=item_names,
+                          user_names=selection.user_names().to_numpy(zero_copy_only=False), lengths=selection.lengths,
+                          tally=tally, progress=progress)
+
+
+def write_contract(staging: Path, writer: ShardWriter, store: Store, options: BuildOptions, chosen: ChosenSources,
+                   source_rows: list[dict[str, Any]], interactions: dict[str, list[str]],
+                   counts: dict[str, dict[str, int]], *, item_names: set[str], user_names: np.ndarray,
+                   lengths: np.ndarray, tally: DatasetTally, progress: Progress) -> tuple[dict[str, Any], dict]:
+    """Everything of the dataset but its ``interactions`` (written already: ``interactions`` its
+    shards, ``counts`` its rows and targets per split): the items and users configs, the card,
+    ``build.json`` and ``stats.png``. ``item_names``: the items the interactions use;
+    ``user_names`` and ``lengths``: the users in the dataset's order and their interactions.
+    Every engine writes the rest of the contract through here, so it is the same."""
+    shards: dict[str, dict[str, list[str]]] = {"interactions": interactions, "items": {}}
     sources = list(chosen.sources)
     with store.begin() as conn:
-        catalog = load_items(conn, sources, set(selection.items.names.filter(written.items).to_pylist()),
-                             prefixed=chosen.prefixed)
-        users = users_table(conn, sources, selection.user_names().to_numpy(zero_copy_only=False), chosen.prefixed)
+        catalog = load_items(conn, sources, item_names, prefixed=chosen.prefixed)
+        users = users_table(conn, sources, user_names, chosen.prefixed)
     shards["items"]["train"] = writer.write(staging / "items", "train", items_table(catalog.items, catalog.embeddings))
     if users is not None:
         shards["users"] = {"train": writer.write(staging / "users", "train", users)}
     progress.advance("build")
-    statistics = tally.statistics(selection.lengths, len(catalog.items), written.counts, chosen.left_out)
+    statistics = tally.statistics(lengths, len(catalog.items), counts, chosen.left_out)
     parameters = {**asdict(options), "sources": sources, "format_version": DATASET_FORMAT_VERSION}
     card = render_card(
         front_matter=card_front_matter(shards, sorted({s["collector"] for s in source_rows})),
@@ -165,8 +174,30 @@ def _write_dataset(staging: Path, writer: ShardWriter, store: Store, view: Snaps
     build_info = {"parameters": parameters, "statistics": statistics, "encoders": catalog.encoders,
                   "sources": source_rows, "shards": shards}
     (staging / "build.json").write_text(json.dumps(build_info, indent=2, sort_keys=True), encoding="utf-8")
-    tally.plot(selection.lengths, staging / "stats.png")
+    tally.plot(lengths, staging / "stats.png")
     return statistics, shards
+
+
+def output_folder(store: Store, out_dir: Path, *, force: bool, protect: Iterable[Protected] | None) -> OutputFolder:
+    """The dataset folder ``out_dir`` as every engine may write it (see :func:`build_dataset`)."""
+    return OutputFolder(out_dir, "build", protect=_protected(store, protect), force=force, what="dataset",
+                        fix="choose a new or empty folder such as out/ml-1m", written_before=_built_before_markers)
+
+
+def write_staged(folder: OutputFolder, out_dir: Path, writer: ShardWriter, write: Callable[[Path], T]) -> T:
+    """``write(staging)`` into a staging folder swapped in for ``out_dir`` when it returns; the
+    pseudonymization salt carried over; a full disk said with the room the dataset needs."""
+    try:
+        with folder.staged() as staging:
+            result = write(staging)
+            _carry_over_salt(out_dir, staging)
+    except (OSError, sqlite3.Error) as error:  # sqlite3: the given split's index
+        if not is_disk_full(error):
+            raise
+        # The staging folder is gone by now, so the free space said is what the user has.
+        needed = _room_needed(writer, out_dir if folder.replaces else None)
+        raise disk_full_error(folder.path.parent, needed, what=f"the dataset {out_dir}") from error
+    return result
 
 
 def _split_rule(options: BuildOptions, staging: Path) -> SplitRule:
@@ -211,7 +242,7 @@ def _carry_over_salt(out_dir: Path, staging: Path) -> None:
         shutil.copy2(salt, staging / SALT_FILE_NAME)
 
 
-def _source_rows(conn, namespaces: list[str]) -> list[dict[str, Any]]:
+def source_rows_of(conn, namespaces: list[str]) -> list[dict[str, Any]]:
     marks, params = in_clause("n", namespaces)
     rows = fetch_rows(
         conn,

@@ -18,11 +18,10 @@ import pyarrow as pa
 from timgen_data.build.chunks import Chunk, read_chunks
 from timgen_data.build.selection import Selection
 from timgen_data.build.shards import ShardWriter
-from timgen_data.build.split_file import open_split_file
+from timgen_data.build.split_file import lacking_rows_error, open_split_file
 from timgen_data.build.splits import SPLITS, SplitRows, given_split, leave_last_out, time_split
 from timgen_data.build.statistics import DatasetTally
 from timgen_data.build.tables import INTERACTIONS_SCHEMA, ChunkColumns, RepeatedText, SplitPart, join_parts
-from timgen_data.errors import UsageError
 from timgen_data.progress import Progress
 from timgen_data.store.batches import Snapshot
 
@@ -90,11 +89,7 @@ class GivenSplit(SplitRule):
 
     def finish(self) -> None:
         if self._missing:
-            user, item, ts = self._example
-            raise UsageError(
-                f"split file {self.path} has no split for {self._missing} interaction(s), e.g. user {user!r}, "
-                f"item {item!r}, ts {ts}; it must list every interaction the build keeps (build from the same "
-                "source, or use another --split)")
+            raise lacking_rows_error(self.path, self._missing, *self._example)
 
 
 @dataclass(frozen=True)

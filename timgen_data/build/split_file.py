@@ -18,7 +18,7 @@ import pandas as pd
 
 from timgen_data.errors import UsageError
 
-_SPLIT_NAMES = {"train": 0, "validation": 1, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
+SPLIT_NAMES = {"train": 0, "validation": 1, "valid": 1, "test": 2, "0": 0, "1": 1, "2": 2}
 _READ_ROWS = 200_000
 _MISSING = -1
 
@@ -74,21 +74,45 @@ def _read(path: Path) -> Iterator[list[tuple]]:
     try:
         reader = pd.read_csv(path, dtype={"user_id": str, "item_id": str, "split": str}, chunksize=_READ_ROWS)
     except FileNotFoundError:
-        raise UsageError(f"split file {path} not found; pass the splits.csv that `collect mmrec` wrote") from None
+        raise not_found_error(path) from None
     except pd.errors.EmptyDataError:
-        raise UsageError(f"split file {path} is empty; it needs the columns user_id, item_id, ts and split") from None
+        raise empty_error(path) from None
     with reader:
         for given in reader:
             missing = {"user_id", "item_id", "ts", "split"} - set(given.columns)
             if missing:
-                raise UsageError(f"split file {path} lacks the column(s) {', '.join(sorted(missing))}; it needs "
-                                 "user_id, item_id, ts and split")
-            codes = given["split"].str.strip().str.lower().map(_SPLIT_NAMES)
+                raise missing_columns_error(path, missing)
+            codes = given["split"].str.strip().str.lower().map(SPLIT_NAMES)
             if codes.isna().any():
-                bad = given.loc[codes.isna(), "split"].iloc[0]
-                raise UsageError(f"split file {path}: split {bad!r} is not train/validation/test or 0/1/2")
+                raise unknown_split_error(path, given.loc[codes.isna(), "split"].iloc[0])
             yield list(zip(_text(given["user_id"]), _text(given["item_id"]),
                            given["ts"].astype(np.int64).tolist(), codes.astype(np.int64).tolist()))
+
+
+# The file's errors, said alike by every engine.
+def not_found_error(path) -> UsageError:
+    return UsageError(f"split file {path} not found; pass the splits.csv that `collect mmrec` wrote")
+
+
+def empty_error(path) -> UsageError:
+    return UsageError(f"split file {path} is empty; it needs the columns user_id, item_id, ts and split")
+
+
+def missing_columns_error(path, missing: set[str]) -> UsageError:
+    return UsageError(f"split file {path} lacks the column(s) {', '.join(sorted(missing))}; it needs "
+                      "user_id, item_id, ts and split")
+
+
+def unknown_split_error(path, bad) -> UsageError:
+    return UsageError(f"split file {path}: split {bad!r} is not train/validation/test or 0/1/2")
+
+
+def lacking_rows_error(path, missing: int, user: str, item: str, ts: int) -> UsageError:
+    """Interactions the build keeps that the file has no split for: how many, and the first one."""
+    return UsageError(
+        f"split file {path} has no split for {missing} interaction(s), e.g. user {user!r}, "
+        f"item {item!r}, ts {ts}; it must list every interaction the build keeps (build from the same "
+        "source, or use another --split)")
 
 
 def _text(column: pd.Series) -> list:
