@@ -62,6 +62,15 @@ def store(request, tmp_path) -> Store:
 
 
 @pytest.fixture
+def postgres_store(postgres_server) -> Store:
+    """A fresh PostgreSQL database, for tests of what only PostgreSQL does."""
+    with fresh_database(postgres_server) as url:
+        opened = Store.open(url)
+        yield opened
+        opened.dispose()
+
+
+@pytest.fixture
 def sqlite_store(tmp_path) -> Store:
     opened = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
     yield opened

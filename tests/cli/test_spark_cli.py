@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from support.event_logs import add_events, event_log
-from support.spark import shared_spark
+from support.spark import spark_or_skip
 
 from timgen_data.cli import cli
 from timgen_data.store import Store, fetch_rows
@@ -20,10 +20,7 @@ WEIGHTS_TOML = "[video]\nsession_gap = 300\nlambda1 = 1.3\n"
 
 @pytest.fixture(scope="module")
 def spark():
-    session = shared_spark()
-    if isinstance(session, str):
-        pytest.skip(session)
-    return session
+    return spark_or_skip()
 
 
 @pytest.fixture

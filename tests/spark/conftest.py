@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from support.spark import shared_spark
+from support.spark import spark_or_skip
 
 
 @pytest.fixture(scope="session")
 def spark():
-    session = shared_spark()
-    if isinstance(session, str):
-        pytest.skip(session)
-    return session
+    return spark_or_skip()
 
 
 @pytest.fixture

@@ -129,9 +129,8 @@ def test_generated_given_split_and_its_errors(spark, generated, tmp_path):
                             workdir=tmp_path)
 
 
-def test_postgres_store_gives_the_sqlite_dataset(spark, store, generated, tmp_path):
-    if store.dialect != "postgresql":
-        pytest.skip("the SQLite store is the reference here")
+def test_postgres_store_gives_the_sqlite_dataset(spark, postgres_store, generated, tmp_path):
+    store = postgres_store
     fill_generated(store)
     options = BuildOptions(scenario="video", k_core=3)
     build_dataset(generated, tmp_path / "sqlite", options)

@@ -92,10 +92,8 @@ def test_results_are_written_back_in_batches_with_a_note_before_the_first(store,
     assert list(work.iterdir()) == []
 
 
-def test_jdbc_insisted_on_without_a_driver_says_how_to_get_one(store, spark, workdir, monkeypatch):
-    work = workdir
-    if store.dialect != "postgresql":
-        pytest.skip("JDBC reads only PostgreSQL stores")
+def test_jdbc_insisted_on_without_a_driver_says_how_to_get_one(postgres_store, spark, workdir, monkeypatch):
+    store, work = postgres_store, workdir
     import timgen_data.spark.store_tables as store_tables
 
     monkeypatch.setattr(store_tables, "jdbc_driver_loaded", lambda spark: False)

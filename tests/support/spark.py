@@ -32,3 +32,18 @@ def shared_spark():
         return spark_session("local[2]", conf=TEST_CONF)
     except SparkUnavailableError as error:
         return str(error)
+
+
+def spark_or_skip():
+    """The shared session for a fixture; without one the test is skipped, or fails where
+    ``TIMGEN_REQUIRE_SPARK`` is set (CI), so a Spark that cannot start is never silently skipped."""
+    import os
+
+    import pytest
+
+    session = shared_spark()
+    if isinstance(session, str):
+        if os.environ.get("TIMGEN_REQUIRE_SPARK"):
+            pytest.fail(session)
+        pytest.skip(session)
+    return session
