@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -106,3 +107,15 @@ def test_the_spark_engine_without_java_says_how_to_install_it(data, tmp_path):
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert "needs Java 17" in line and "apt-get install openjdk-17-jre-headless" in line
+
+
+def test_a_spark_command_prints_no_spark_warnings(data, spark):
+    """The JVM starts with the package's log4j2 configuration: no WARN line of Spark's (NativeCodeLoader,
+    the default log level) among the command's output."""
+    unset = ("PYSPARK_GATEWAY_PORT", "PYSPARK_GATEWAY_SECRET", "SPARK_CONF_DIR", "SPARK_HOME", "SPARK_SUBMIT_OPTS",
+             "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    done = spark_cli(data, "label", "--scenario", "video", "--engine", "spark", "--spark-master", "local[1]",
+                     "--spark-conf", "spark.ui.enabled=false", env=env)
+    assert done.returncode == 0, done.stderr
+    assert [line for line in done.stderr.splitlines() if re.search(r"\bWARN\b|Warning:", line)] == []

@@ -50,3 +50,20 @@ def test_the_jdbc_jar_is_the_one_named_then_the_environments_then_one_on_disk(tm
     assert find_jdbc_jar() is None
     with pytest.raises(UsageError, match="apt-get install libpostgresql-jdbc-java"):
         find_jdbc_jar(tmp_path / "missing.jar")
+
+
+def test_the_jvm_logs_through_the_packages_configuration_unless_the_user_has_one(tmp_path, monkeypatch):
+    for name in ("SPARK_CONF_DIR", "SPARK_HOME", "SPARK_SUBMIT_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    assert session.LOG_CONFIG.is_file()
+    settings = {"spark.driver.extraJavaOptions": "-Xss4m"}
+    session._quiet_logging(settings)
+    assert settings["spark.driver.extraJavaOptions"] == f"-Xss4m -Dlog4j2.configurationFile={session.LOG_CONFIG.as_uri()}"
+    own = {"spark.driver.extraJavaOptions": "-Dlog4j2.configurationFile=mine.properties"}
+    session._quiet_logging(own)
+    assert own == {"spark.driver.extraJavaOptions": "-Dlog4j2.configurationFile=mine.properties"}
+    (tmp_path / "log4j2.properties").write_text("rootLogger.level = info\n")
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    settings = {}
+    session._quiet_logging(settings)
+    assert settings == {}

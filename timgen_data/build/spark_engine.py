@@ -2,25 +2,29 @@
 
 Spark reads the store's tables (:func:`timgen_data.spark.store_frames`: one snapshot) and
 does the work that grows with the corpus: the label join, the sources' counts, the
-filters (:mod:`~timgen_data.build.spark_selection`), each user's sorted sequence and its
-split rows (:mod:`~timgen_data.build.spark_splits`), and the statistics' totals. The
-driver then streams the split rows, in the dataset's order, into the same Parquet shards
-the local engine writes (:class:`~timgen_data.build.shards.ShardWriter`: same rows, row
-groups and file names), and writes the rest of the contract (items, users, card,
-``build.json``, ``stats.png``) through the same code
-(:func:`~timgen_data.build.dataset.write_contract`). For a fixed store both engines write
-the same bytes.
+filters (:mod:`~timgen_data.build.spark_selection`), each user's sorted sequence
+(:mod:`~timgen_data.build.spark_splits`), and the statistics' totals. The driver then
+reads the users back in the dataset's order, a batch at a time, cuts each batch into the
+three splits' rows with the local engine's rules (:mod:`~timgen_data.build.splits`), and
+streams them into the same Parquet shards the local engine writes
+(:class:`~timgen_data.build.shards.ShardWriter`: same rows, row groups and file names),
+then writes the rest of the contract (items, users, card, ``build.json``, ``stats.png``)
+through the same code (:func:`~timgen_data.build.dataset.write_contract`). For a fixed
+store both engines write the same bytes.
 
-The driver holds one batch of rows at a time, plus one number and one name per user and
-the names of the items used (as the local engine does); it never collects a table.
+The driver holds what the local engine holds: the batches whose rows wait for their row
+group (the three splits share one compact copy of each batch,
+:class:`~timgen_data.build.tables.ChunkColumns`), plus one number and one name per user
+and the names of the items used; it never collects a table.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from timgen_data.build.chunks import Chunk
 from timgen_data.build.dataset import (
     CHUNK_ROWS,
     BuildOptions,
@@ -40,18 +45,10 @@ from timgen_data.build.dataset import (
 from timgen_data.build.shards import ShardWriter
 from timgen_data.build.sources import check_sources
 from timgen_data.build.spark_selection import ITEM_ORDER, USER_ORDER, select_rows
-from timgen_data.build.spark_splits import (
-    ORDER_KEYS,
-    GivenSplit,
-    LeaveLastOut,
-    SparkSplit,
-    TimeSplit,
-    split_rows,
-    with_given_splits,
-)
-from timgen_data.build.splits import SPLITS, check_time_cuts
+from timgen_data.build.spark_splits import POSITION_COLUMNS, user_sequences, with_given_splits
+from timgen_data.build.splits import SPLITS, SplitRows, check_time_cuts, given_split, leave_last_out, time_split
 from timgen_data.build.statistics import DatasetTally
-from timgen_data.build.tables import INTERACTIONS_SCHEMA
+from timgen_data.build.tables import INTERACTIONS_SCHEMA, ChunkColumns, RepeatedText, SplitPart, join_parts
 from timgen_data.output_folder import Protected
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store
@@ -60,8 +57,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 _TABLES = ("interactions", "labels", "users", "items")
-# Rows (a user's split row each) per batch the driver reads back.
-_BATCH_ROWS = 4_096
+# Users (a row each, with their whole sequence) per batch the driver reads back.
+_BATCH_ROWS = 2_048
 # Interactions per range of users whose sequences a task makes (about; a range holds whole users).
 _PARTITION_ROWS = 250_000
 
@@ -98,8 +95,8 @@ def build_dataset_spark(
             source_rows = source_rows_of(conn, list(chosen.sources))
         if options.split == "time":
             check_time_cuts(int(options.valid_start), int(options.test_start))
-        rule = _split_rule(options)
-        rows = with_given_splits(spark, selection.rows, str(options.split_file)) if rule.given else selection.rows
+        given = options.split == "given"
+        rows = with_given_splits(spark, selection.rows, str(options.split_file)) if given else selection.rows
         # Steps: the selection, each chunk of interactions, the items and users, the swap.
         progress.start("build", total=-(-selection.num_interactions // CHUNK_ROWS) + 3)
         progress.advance("build")
@@ -108,8 +105,9 @@ def build_dataset_spark(
         writer = ShardWriter(selection.num_interactions, other_rows=len(items) + selection.num_users)
 
         def write(staging: Path):
-            ordered = split_rows(rows, rule, _partitions(spark, selection.num_interactions))
-            written = _write_interactions(staging / "interactions", writer, ordered, scratch, progress)
+            ordered = user_sequences(rows, _partitions(spark, selection.num_interactions), given=given)
+            written = _write_interactions(staging / "interactions", writer, ordered, _split_rule(options), scratch,
+                                          progress)
             return write_contract(staging, writer, store, options, chosen, source_rows, written.shards,
                                   written.counts, item_names=items, user_names=written.user_names,
                                   lengths=written.lengths, tally=tally, progress=progress)
@@ -125,12 +123,16 @@ def _partitions(spark: SparkSession, interactions: int) -> int:
     return max(spark.sparkContext.defaultParallelism, -(-interactions // _PARTITION_ROWS))
 
 
-def _split_rule(options: BuildOptions) -> SparkSplit:
+# Cuts a batch of users into the three splits' rows (the local engine's rules).
+SplitRule = Callable[[Chunk, pa.RecordBatch], dict[str, SplitRows]]
+
+
+def _split_rule(options: BuildOptions) -> SplitRule:
     if options.split == "time":
-        return TimeSplit(int(options.valid_start), int(options.test_start))
+        return lambda chunk, batch: time_split(chunk, int(options.valid_start), int(options.test_start))
     if options.split == "given":
-        return GivenSplit()
-    return LeaveLastOut()
+        return lambda chunk, batch: given_split(chunk, batch.column("given").flatten().to_numpy())
+    return lambda chunk, batch: leave_last_out(chunk)
 
 
 @dataclass(frozen=True)
@@ -141,41 +143,58 @@ class _Written:
     lengths: np.ndarray  # their interactions
 
 
-def _write_interactions(folder: Path, writer: ShardWriter, ordered: DataFrame, scratch: Path,
+def _write_interactions(folder: Path, writer: ShardWriter, ordered: DataFrame, rule: SplitRule, scratch: Path,
                         progress: Progress) -> _Written:
-    """Stream the split rows, in the dataset's order (partition by partition), into the three splits' shards."""
+    """Stream the users' sequences, in the dataset's order (partition by partition), cut by
+    ``rule``, into the three splits' shards (as :func:`timgen_data.build.interaction_shards.write_interactions`)."""
     from timgen_data.spark.store_tables import frame_batches
 
-    shards = {s: writer.open(folder, s, INTERACTIONS_SCHEMA, units_column="is_target") for s in SPLITS}
+    assemble = partial(join_parts, repeated=RepeatedText())  # one set of shared buffers for every split
+    shards = {s: writer.open(folder, s, INTERACTIONS_SCHEMA, units_column="is_target", assemble=assemble)
+              for s in SPLITS}
     counts = {s: {"rows": 0, "targets": 0} for s in SPLITS}
-    names: list[pa.Array] = []
+    names: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
     streamed = 0
-    with frame_batches(ordered.drop(*ORDER_KEYS), workdir=scratch, batch_rows=_BATCH_ROWS) as batches:
+    with frame_batches(ordered, workdir=scratch, batch_rows=_BATCH_ROWS) as batches:
         for batch in batches:
-            table = pa.Table.from_batches([batch])
-            first = table.filter(table.column("first"))
-            names.append(first.column("user_id").combine_chunks())
-            lengths.append(first.column("n").to_numpy().astype(np.int64))
-            split = table.column("split")
-            contract = table.select(INTERACTIONS_SCHEMA.names).cast(INTERACTIONS_SCHEMA)
-            for code, name in enumerate(SPLITS):
-                part = contract.filter(pc.equal(split, code))
-                if not part.num_rows:
-                    continue
-                targets = part.column("is_target")
-                shards[name].append(part.num_rows, lambda start, stop, part=part: part.slice(start, stop - start),
-                                    positions=int(pc.sum(pc.list_value_length(targets)).as_py() or 0))
-                counts[name]["rows"] += part.num_rows
-                counts[name]["targets"] += int(pc.sum(pc.list_flatten(targets)).as_py() or 0)
-            done = int(lengths[-1].sum())
-            writer.streamed += done
-            for _ in range((streamed + done) // CHUNK_ROWS - streamed // CHUNK_ROWS):
+            if not batch.num_rows:
+                continue
+            chunk, columns = _chunk(batch)
+            user_names = batch.column("user_id")
+            rows = rule(chunk, batch)
+            for split in SPLITS:
+                part = rows[split]
+                shards[split].append(part.num_rows, partial(_part, user_names, columns, part),
+                                     positions=len(part.is_target))
+                counts[split]["rows"] += part.num_rows
+                counts[split]["targets"] += int(part.is_target.sum())
+            names.append(user_names.to_numpy(zero_copy_only=False))  # a copy: the batch is let go
+            lengths.append(np.diff(chunk.bounds))
+            writer.streamed += chunk.num_rows
+            for _ in range((streamed + chunk.num_rows) // CHUNK_ROWS - streamed // CHUNK_ROWS):
                 progress.advance("build")
-            streamed += done
-    user_names = pa.concat_arrays(names) if names else pa.array([], pa.string())
-    return _Written({s: shards[s].close() for s in SPLITS}, counts, user_names.to_numpy(zero_copy_only=False),
+            streamed += chunk.num_rows
+    return _Written({s: shards[s].close() for s in SPLITS}, counts,
+                    np.concatenate(names) if names else np.zeros(0, object),
                     np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
+
+
+def _chunk(batch: pa.RecordBatch) -> tuple[Chunk, ChunkColumns]:
+    """A batch of users' sequences as the local engine's chunk (its items as codes into the
+    batch's distinct items), and its columns kept compact until their row groups are written."""
+    lists = batch.column("ts")
+    bounds = np.r_[0, np.cumsum(pc.list_value_length(lists).to_numpy(zero_copy_only=False))].astype(np.int64)
+    flat = {name: batch.column(name).flatten() for name in POSITION_COLUMNS}
+    items = pc.dictionary_encode(flat.pop("item"))
+    table = pa.Table.from_pydict({"item": items.indices, **flat})
+    chunk = Chunk(table, 0, bounds)
+    return chunk, ChunkColumns(chunk, items.dictionary)
+
+
+def _part(names: pa.Array, columns: ChunkColumns, rows: SplitRows, start: int, stop: int) -> SplitPart:
+    """Rows ``start:stop`` of a batch's split (made when their row group is written)."""
+    return SplitPart(names, columns, rows.rows(start, stop))
 
 
 def _item_names(rows: DataFrame, scratch: Path) -> set[str]:

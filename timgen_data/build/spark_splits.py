@@ -1,18 +1,15 @@
-"""Per-user sequences and the three splits' rows, in Spark.
+"""Per-user sequences, in Spark, in the dataset's order.
 
-The Spark counterpart of :mod:`timgen_data.build.sequences` and
-:mod:`timgen_data.build.splits`: each user's interactions are gathered into one sorted
-array by (ts, item in natural order, action), the order the local engine streams them in,
-and every rule cuts that array into the splits' rows exactly as the local functions do:
-a row is a prefix of the user's history, ``is_target`` marks its evaluated positions,
-and an empty row is no row. What comes out is one row per user and split, in the
-dataset's order (users in natural order, then train, validation, test), with the
-``interactions`` columns of the contract.
+The Spark counterpart of :mod:`timgen_data.build.chunks`: each user's interactions are
+gathered into one sorted sequence by (ts, item in natural order, action), the order the
+local engine streams them in, and the users come out in the dataset's order (natural
+order of their names), one row each. The splits are not cut here: the driver cuts each
+batch of users with the local rules (:mod:`timgen_data.build.splits`), so the three
+splits' rows share one copy of a user's sequence, as in the local engine.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,101 +28,27 @@ if TYPE_CHECKING:
 
 # Per position, sorted by its first fields (the interactions of a user are unique on them:
 # the store's unique index is (user, item, ts, action)); the rest is carried along.
-_POSITION = ("ts", *ITEM_ORDER, "action", "item", "device", "platform", "geo", "value", "text", "score", "class")
-# The contract's list columns from a row's positions (``p``), as the local engine writes them:
-# floats as float32, a missing value NaN, a missing class "".
-_LISTS = {
-    "item_ids": "p.item", "timestamps": "p.ts", "actions": "p.action", "devices": "p.device",
-    "platforms": "p.platform", "geos": "p.geo", "scores": "CAST(p.score AS FLOAT)",
-    "classes": "coalesce(p.`class`, '')", "values": "CAST(coalesce(p.`value`, double('NaN')) AS FLOAT)",
-    "texts": "p.text",
-}
-# The user's order keys as split_rows names them (its ``user_id`` is the dataset's), and the
-# rows' order: ``split`` is the index in timgen_data.build.splits.SPLITS.
-ORDER_KEYS = tuple(f"order_{key}" for key in USER_ORDER)
-SPLIT_ORDER = (*ORDER_KEYS, "split")
+_SORTED_BY = ("ts", *ITEM_ORDER, "action")
+# The columns of a position the driver needs (:data:`timgen_data.build.chunks.COLUMNS`'s names).
+POSITION_COLUMNS = ("item", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class")
 
 
-class SparkSplit:
-    """How a user's sorted positions (``s``, ``n`` of them) are cut into rows: per split, where
-    its row ends (``end``, 0 for none) and which of its positions are targets."""
-
-    given = False
-
-    def ends(self) -> tuple[str, str, str]:
-        raise NotImplementedError
-
-    def targets(self) -> str:
-        """``is_target`` of a row of split ``split`` ending at ``end``."""
-        raise NotImplementedError
-
-
-class LeaveLastOut(SparkSplit):
-    """As :func:`timgen_data.build.splits.leave_last_out`."""
-
-    def ends(self):
-        return "IF(n >= 3, n - 2, n)", "IF(n >= 3, n - 1, 0)", "IF(n >= 3, n, 0)"
-
-    def targets(self):
-        return "IF(split = 0, array_repeat(true, `end`), transform(array_repeat(false, `end`), (x, i) -> i = `end` - 1))"
-
-
-@dataclass(frozen=True)
-class TimeSplit(SparkSplit):
-    """As :func:`timgen_data.build.splits.time_split`."""
-
-    valid_start: int
-    test_start: int
-
-    def ends(self):
-        before_valid = f"size(filter(s, x -> x.ts < {int(self.valid_start)}))"
-        before_test = f"size(filter(s, x -> x.ts < {int(self.test_start)}))"
-        return before_valid, f"IF({before_test} > {before_valid}, {before_test}, 0)", f"IF(n > {before_test}, n, 0)"
-
-    def targets(self):
-        return (f"CASE split WHEN 0 THEN array_repeat(true, `end`) "
-                f"WHEN 1 THEN transform(slice(s, 1, `end`), x -> x.ts >= {int(self.valid_start)}) "
-                f"ELSE transform(slice(s, 1, `end`), x -> x.ts >= {int(self.test_start)}) END")
-
-
-class GivenSplit(SparkSplit):
-    """As :func:`timgen_data.build.splits.given_split`: each position's split (``given``) from the file."""
-
-    given = True
-
-    def ends(self):
-        def end(code: int) -> str:
-            from_end = f"array_position(reverse(transform(s, x -> x.given)), {code})"
-            return f"IF({from_end} > 0, n - {from_end} + 1, 0)"
-
-        return end(0), end(1), end(2)
-
-    def targets(self):
-        return "transform(slice(s, 1, `end`), x -> x.given = split)"
-
-
-def split_rows(rows: DataFrame, rule: SparkSplit, partitions: int) -> DataFrame:
-    """One row per user and split of ``rows`` (:data:`timgen_data.build.spark_selection.ROW_COLUMNS`,
-    plus ``given`` for a :class:`GivenSplit`), in the dataset's order over ``partitions``
-    partitions: ``split``, ``first`` (the user's first row), ``n`` (the user's interactions),
-    the contract's ``interactions`` columns and the user's order (:data:`ORDER_KEYS`)."""
+def user_sequences(rows: DataFrame, partitions: int, *, given: bool = False) -> DataFrame:
+    """One row per user of ``rows`` (:data:`timgen_data.build.spark_selection.ROW_COLUMNS`, plus
+    ``given`` when ``given``), sorted in the dataset's order within each of ``partitions``
+    ranges of users, the ranges themselves in order: ``user_id`` (the dataset's name of the
+    user) and, per :data:`POSITION_COLUMNS` (and ``given``), the array of the user's values
+    in the order of their sorted positions."""
     from pyspark.sql import functions as F
 
-    fields = [*_POSITION, *(("given",) if rule.given else ())]
+    carried = [*POSITION_COLUMNS, *(("given",) if given else ())]
+    fields = [*_SORTED_BY, *(c for c in carried if c not in _SORTED_BY)]
     # One shuffle: the rows go to ranges of users in order, where each user's are gathered and
-    # the users' rows sorted; the partitions in turn are then the dataset in order.
+    # the users sorted; the partitions in turn are then the dataset in order.
     sequences = rows.repartitionByRange(partitions, *USER_ORDER).groupBy(*USER_ORDER, "user").agg(
-        F.sort_array(F.collect_list(F.struct(*fields))).alias("s")).withColumn("n", F.size("s"))
-    train, validation, test = rule.ends()
-    parts = F.expr(f"filter(array(named_struct('split', 0, 'end', {train}), named_struct('split', 1, 'end', "
-                   f"{validation}), named_struct('split', 2, 'end', {test})), p -> p.`end` > 0)")
-    cut = sequences.select(*USER_ORDER, "user", "s", "n", F.posexplode(parts).alias("row", "part")).select(
-        *USER_ORDER, "user", "s", "n", F.col("part.split").alias("split"), (F.col("row") == 0).alias("first"),
-        F.col("part.end").alias("end"))
-    return cut.select(
-        *(F.col(key).alias(name) for key, name in zip(USER_ORDER, ORDER_KEYS)), "split", "first", "n", F.col("user").alias("user_id"),
-        *(F.expr(f"transform(slice(s, 1, `end`), p -> {value})").alias(name) for name, value in _LISTS.items()),
-        F.expr(rule.targets()).alias("is_target")).sortWithinPartitions(*SPLIT_ORDER)
+        F.sort_array(F.collect_list(F.struct(*fields))).alias("s"))
+    return sequences.sortWithinPartitions(*USER_ORDER).select(
+        F.col("user").alias("user_id"), *(F.col(f"s.`{name}`").alias(name) for name in carried))
 
 
 def with_given_splits(spark: SparkSession, rows: DataFrame, path: str) -> DataFrame:

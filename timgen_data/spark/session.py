@@ -8,6 +8,10 @@ environment variable, and finally ``local[*]``: every core of this machine.
 Reading a PostgreSQL store through JDBC needs the PostgreSQL JDBC driver on the session's
 class path, given when the session starts. No jar is downloaded (``spark.jars.packages``
 needs Maven Central): it is looked for on disk, see :func:`find_jdbc_jar`.
+
+A JVM started here logs errors only (``log4j2.properties`` beside this module), unless the
+user configures Spark's logging themselves: Spark's default logs WARN lines before
+``setLogLevel`` can run, and a command would print them among its own output.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +45,8 @@ _DEFAULTS = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 _LOCAL_DEFAULTS = {"spark.sql.shuffle.partitions": "8", "spark.ui.showConsoleProgress": "false"}
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 
 
 class SparkUnavailableError(UsageError):
@@ -88,6 +95,9 @@ def spark_session(master: str | None = None, *, conf: Mapping[str, str] | None =
 
     >>> spark = spark_session("local[2]", conf={"spark.ui.enabled": "false"})  # doctest: +SKIP
     """
+    # PySpark warns on every pandas it has not been tested with (pandas 3), at each first use
+    # of pandas: output the user can do nothing about, in the middle of a command's own.
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -109,6 +119,8 @@ def spark_session(master: str | None = None, *, conf: Mapping[str, str] | None =
         settings.update(_LOCAL_DEFAULTS)
     jar = find_jdbc_jar(jdbc_jar)
     settings.update(conf or {})
+    if not submitted:
+        _quiet_logging(settings)
     if jar is not None:
         settings["spark.jars"] = ",".join(filter(None, [settings.get("spark.jars"), str(jar)]))
     for key, value in settings.items():
@@ -120,6 +132,34 @@ def spark_session(master: str | None = None, *, conf: Mapping[str, str] | None =
         raise SparkUnavailableError(f"Spark would not start ({first}); check Java and the Spark settings") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _quiet_logging(settings: dict[str, str]) -> None:
+    """Start the driver's JVM with :data:`LOG_CONFIG`, unless the user set up Spark's logging or
+    its driver's Java options elsewhere (our setting would replace theirs)."""
+    own = settings.get(_JAVA_OPTIONS, "")
+    if "log4j" in own or _configured_outside():
+        return
+    # As a URI: a path with spaces would be split into several options.
+    settings[_JAVA_OPTIONS] = f"{own} -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}".strip()
+
+
+def _configured_outside() -> bool:
+    """Whether Spark's configuration folder has a log4j2 file or sets the driver's Java options,
+    or the JVM's options from the environment name a log4j configuration."""
+    if any("log4j" in os.environ.get(name, "") for name in ("SPARK_SUBMIT_OPTS", "JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")):
+        return True
+    home = os.environ.get("SPARK_HOME")
+    folder = os.environ.get("SPARK_CONF_DIR") or (str(Path(home, "conf")) if home else None)
+    if not folder:
+        return False
+    if any(Path(folder).glob("log4j2*")):
+        return True
+    defaults = Path(folder, "spark-defaults.conf")
+    try:
+        return _JAVA_OPTIONS in defaults.read_text(errors="replace")
+    except OSError:
+        return False
 
 
 def _with_runtime_conf(session: SparkSession, conf: Mapping[str, str] | None) -> SparkSession:

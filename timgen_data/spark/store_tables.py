@@ -49,6 +49,9 @@ _PARTITION_COLUMNS = {"interactions": "user_id", "users": "id", "items": "id", "
 # Rows per Parquet row group of a snapshot: Spark splits its reads along them.
 _ROW_GROUP_ROWS = 1 << 20
 _JDBC_FETCH_ROWS = 10_000
+# Bytes (before compression) per row group of a result read back: the driver decodes a row
+# group's pages at once, and Spark's default (128 MiB) would make that its largest allocation.
+_RESULT_ROW_GROUP_BYTES = 16 << 20
 
 
 def arrow_schema(table: str) -> pa.Schema:
@@ -202,10 +205,14 @@ class ResultBatches:
 
 @contextmanager
 def frame_batches(frame: DataFrame, *, workdir: Path, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ResultBatches]:
-    """The rows of a Spark ``frame`` as Arrow batches of at most ``batch_rows`` rows, in no set order.
+    """The rows of a Spark ``frame`` as Arrow batches of at most ``batch_rows`` rows, in partition order.
 
     The executors write ``frame`` as Parquet into ``workdir`` (visible to the driver: local
-    in local mode, shared on a cluster); the batches are then read back one at a time.
+    in local mode, shared on a cluster), a file per partition; the batches are then read
+    back one at a time, file by file in the partitions' order and each file's rows in
+    order. So a frame sorted by ``orderBy``, or by ``repartitionByRange`` then
+    ``sortWithinPartitions``, comes back in its order (the build relies on it). Row groups
+    are kept small (:data:`_RESULT_ROW_GROUP_BYTES`): the driver reads one at a time.
     The files are removed on exit.
 
     >>> with frame_batches(labels, workdir=tmp) as batches:  # doctest: +SKIP
@@ -213,7 +220,8 @@ def frame_batches(frame: DataFrame, *, workdir: Path, batch_rows: int = DEFAULT_
     """
     folder = Path(workdir) / f"spark-result-{uuid.uuid4().hex[:12]}"
     try:
-        frame.write.mode("errorifexists").parquet(str(folder))
+        (frame.write.mode("errorifexists").option("parquet.block.size", str(_RESULT_ROW_GROUP_BYTES))
+         .parquet(str(folder)))
         yield ResultBatches(folder, batch_rows)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
