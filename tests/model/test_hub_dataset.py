@@ -15,7 +15,7 @@ from pathlib import Path
 from support.contract import drifting_histories, write_contract
 from support.fake_hub import FakeHub
 
-from timgen_data.build.publish import publish_dataset
+from timgen_data.dataset.publish import publish_dataset
 from timgen_model.config import load_run_config
 from timgen_model.contract import read_contract
 from timgen_model.encoding import encode_dataset
