@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import datasets
@@ -10,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from timgen_contract import FORMAT_VERSION, INTERACTIONS_SCHEMA, ITEMS_SCHEMA
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.dataset import BuildOptions, build_dataset, k_core
 from timgen_data.dataset.sequences import sort_interactions
@@ -75,6 +77,10 @@ def test_load_dataset_reads_both_configs(built):
     card = (built / "README.md").read_text()
     assert card.startswith("---\nconfigs:") and "Harper" in card and "min_interactions" in card
     assert (built / "stats.png").read_bytes()[:4] == b"\x89PNG"
+    # The contract's version and columns, as the model reads them.
+    assert json.loads((built / "build.json").read_text())["parameters"]["format_version"] == FORMAT_VERSION
+    assert pq.read_schema(next((built / "interactions").glob("test-*.parquet"))).remove_metadata() == INTERACTIONS_SCHEMA
+    assert pq.read_schema(next((built / "items").glob("*.parquet"))).remove_metadata() == ITEMS_SCHEMA
 
 
 def _digests(out: Path) -> dict[str, str]:

@@ -24,11 +24,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
 
+from timgen_contract.features import INTERACTIONS_FEATURES, arrow_schema
 from timgen_data.dataset import BuildOptions, build_dataset, dataset, shards
 from timgen_data.dataset.chunks import user_runs
 from timgen_data.dataset.filters import min_interactions
 from timgen_data.dataset.items import load_items
-from timgen_data.dataset.schema import INTERACTIONS_FEATURES, arrow_schema
 from timgen_data.dataset.sequences import Interactions, natural_key, natural_order, sort_interactions, with_bounds
 from timgen_data.dataset.splits import SPLITS, given_split, leave_last_out, slice_positions, time_split
 from timgen_data.errors import DiskFullError, UsageError

@@ -23,12 +23,12 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
+from timgen_contract import FORMAT_VERSION
 from timgen_data.dataset.card import card_front_matter, render_card
 from timgen_data.dataset.chunks import user_runs
 from timgen_data.dataset.interaction_shards import GivenSplit, LeaveLastOut, SplitRule, TimeSplit, write_interactions
 from timgen_data.dataset.items import load_items
 from timgen_data.dataset.publish import SALT_FILE_NAME
-from timgen_data.dataset.schema import DATASET_FORMAT_VERSION
 from timgen_data.dataset.selection import Selection, select
 from timgen_data.dataset.shards import ShardWriter
 from timgen_data.dataset.sources import ChosenSources, check_sources
@@ -165,7 +165,7 @@ def write_contract(staging: Path, writer: ShardWriter, store: Store, options: Bu
         shards["users"] = {"train": writer.write(staging / "users", "train", users)}
     progress.advance("build")
     statistics = tally.statistics(lengths, len(catalog.items), counts, chosen.left_out)
-    parameters = {**asdict(options), "sources": sources, "format_version": DATASET_FORMAT_VERSION}
+    parameters = {**asdict(options), "sources": sources, "format_version": FORMAT_VERSION}
     card = render_card(
         front_matter=card_front_matter(shards, sorted({s["collector"] for s in source_rows})),
         sources=source_rows, parameters=parameters, statistics=statistics, encoders=catalog.encoders,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
-from timgen_data.dataset.schema import MODALITIES
+from timgen_contract import MODALITIES
 from timgen_data.dataset.sequences import natural_key
 from timgen_data.store.query import fetch_frame, fetch_rows, in_clause
 

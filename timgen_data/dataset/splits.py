@@ -17,9 +17,8 @@ from typing import Protocol
 
 import numpy as np
 
+from timgen_contract import SPLITS
 from timgen_data.errors import UsageError
-
-SPLITS = ("train", "validation", "test")
 
 
 class Sequences(Protocol):

@@ -14,13 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from timgen_contract import MODALITIES
+from timgen_contract.features import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
 from timgen_data.dataset.chunks import Chunk
-from timgen_data.dataset.schema import (
-    INTERACTIONS_FEATURES,
-    ITEMS_FEATURES,
-    MODALITIES,
-    arrow_schema,
-)
 from timgen_data.dataset.splits import SplitRows, slice_positions
 
 # Contract column ← chunk column; "" stands for unknown in the context columns (the read

@@ -6,15 +6,21 @@ in the same small memory; the rows are streamed later by :mod:`.history`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from timgen_contract import (
+    REQUIRED_INTERACTION_COLUMNS,
+    REQUIRED_ITEM_COLUMNS,
+    SPLITS,
+    recorded_version,
+    version_problem,
+)
 from timgen_data.errors import NothingToDoError, UsageError
-
-SPLITS = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,12 @@ def open_dataset(dataset_dir: Path | str) -> DatasetFiles:
     >>> open_dataset("out/ml-100k").interactions["train"]  # doctest: +SKIP
     [PosixPath('out/ml-100k/interactions/train-00000-of-00001.parquet')]
     """
-    # The model package owns the contract's column lists; checking the same ones here keeps
-    # the two sides agreeing on what a valid dataset folder is.
-    from timgen_model.contract import INTERACTION_COLUMNS, ITEM_COLUMNS
-
     folder = Path(dataset_dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: no such dataset folder; give a folder written by `timgen-data build`")
+    problem = version_problem(_recorded_version(folder))
+    if problem is not None:
+        raise UsageError(f"{folder}: {problem}")
     interactions = {}
     for split in SPLITS:
         shards = sorted((folder / "interactions").glob(f"{split}-*.parquet"))
@@ -55,8 +60,8 @@ def open_dataset(dataset_dir: Path | str) -> DatasetFiles:
     if not items:
         raise NothingToDoError(f"{folder}: no items/*.parquet shard; point at a folder written by `timgen-data build`")
     for split, shards in interactions.items():
-        _check_columns(shards, INTERACTION_COLUMNS, f"interactions/{split}", folder)
-    _check_columns(items, ITEM_COLUMNS, "items", folder)
+        _check_columns(shards, REQUIRED_INTERACTION_COLUMNS, f"interactions/{split}", folder)
+    _check_columns(items, REQUIRED_ITEM_COLUMNS, "items", folder)
     if sum(pq.read_metadata(path).num_rows for path in interactions["train"]) == 0:
         raise NothingToDoError(f"{folder}: the train split is empty; nothing to train on")
     users = sorted((folder / "users").glob("*.parquet")) if (folder / "users").is_dir() else []
@@ -76,3 +81,12 @@ def _check_columns(shards: list[Path], expected: tuple[str, ...], what: str, fol
                 f"{folder}: the {what} config lacks column(s) {', '.join(missing)}; "
                 "it does not follow the timgen-data dataset contract (rebuild it with `timgen-data build`)"
             )
+
+
+def _recorded_version(folder: Path) -> object:
+    """The format version the folder's ``build.json`` records; None without a readable one
+    (the columns are checked all the same)."""
+    try:
+        return recorded_version(json.loads((folder / "build.json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
