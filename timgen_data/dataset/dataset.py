@@ -28,7 +28,7 @@ from timgen_data.dataset.card import card_front_matter, render_card
 from timgen_data.dataset.chunks import user_runs
 from timgen_data.dataset.interaction_shards import GivenSplit, LeaveLastOut, SplitRule, TimeSplit, write_interactions
 from timgen_data.dataset.items import load_items
-from timgen_data.dataset.publish import SALT_FILE_NAME
+from timgen_data.dataset.pseudonyms import SALT_FILE_NAME
 from timgen_data.dataset.selection import Selection, select
 from timgen_data.dataset.shards import ShardWriter
 from timgen_data.dataset.sources import ChosenSources, check_sources
