@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from timgen_data.build.schema import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
+from timgen_contract.features import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
 from timgen_model.batches import SplitTensors, training_windows
 from timgen_model.config import load_run_config
 from timgen_model.contract import read_contract

@@ -1,7 +1,8 @@
 """Reading the dataset contract: a folder written by ``timgen-data build`` or a Hub dataset id.
 
-Only the contract of DESIGN.md is read (the ``interactions`` and ``items`` configs), never
-the store, so a dataset pulled from the Hub trains exactly like one built locally.
+Only the contract (:mod:`timgen_contract`: the ``interactions`` and ``items`` configs) is
+read, never the store, so a dataset pulled from the Hub trains exactly like one built
+locally; a dataset of a format version this code does not read is refused up front.
 ``open_contract`` reads nothing but the files' footers: its splits hand out record batches
 of a bounded number of rows, so a dataset larger than memory can be encoded.
 ``read_contract`` reads every split whole, for small datasets and tools that want tables.
@@ -19,15 +20,15 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from timgen_model.errors import DatasetError
-
-SPLITS = ("train", "validation", "test")
-MODALITIES = ("text", "image", "video", "audio")
-INTERACTION_COLUMNS = (
-    "user_id", "item_ids", "timestamps", "actions", "devices", "platforms", "geos",
-    "scores", "classes", "values", "is_target",
+from timgen_contract import (
+    MODALITIES,
+    REQUIRED_INTERACTION_COLUMNS,
+    REQUIRED_ITEM_COLUMNS,
+    SPLITS,
+    recorded_version,
+    version_problem,
 )
-ITEM_COLUMNS = ("item_id", "title", "class", "classes", "year")
+from timgen_model.errors import DatasetError
 
 
 def present_modalities(items: pa.Table) -> tuple[str, ...]:
@@ -166,7 +167,8 @@ def _open_local(folder: Path) -> ContractSource:
     identity["items"] = ParquetShards(item_shards).identity()
     build = {}
     if (folder / "build.json").exists():
-        build = json.loads((folder / "build.json").read_text())
+        build = _build_info((folder / "build.json").read_text(), str(folder))
+    _check_version(recorded_version(build), str(folder))
     return ContractSource(str(folder), splits, items, build.get("parameters", {}), build.get("encoders", {}),
                           json.dumps(identity, sort_keys=True), folder / ".cache" / "timgen-encoded")
 
@@ -187,6 +189,7 @@ def _open_hub(repo_id: str, revision: str | None, token: str | None) -> Contract
     for split in SPLITS:
         if split not in inter:
             raise DatasetError(f"{repo_id}: the interactions config has no {split!r} split")
+    _check_version(_hub_version(repo_id, revision, token), repo_id)
     # datasets keeps each split as memory-mapped Arrow files named after their content.
     identity = {split: [f["filename"] for f in inter[split].cache_files] for split in SPLITS}
     identity["items"] = [f["filename"] for f in items["train"].cache_files]
@@ -194,6 +197,36 @@ def _open_hub(repo_id: str, revision: str | None, token: str | None) -> Contract
     splits: dict[str, SplitReader] = {split: TableSplit(inter[split].data.table) for split in SPLITS}
     return ContractSource(repo_id, splits, items["train"].data.table, identity=json.dumps(identity, sort_keys=True),
                           cache_root=cache_root)
+
+
+def _hub_version(repo_id: str, revision: str | None, token: str | None) -> Any:
+    """The format version in the repo's ``build.json``; None when it has none (a dataset made
+    by other means, or offline with no copy of the file)."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        path = hf_hub_download(repo_id, "build.json", repo_type="dataset", revision=revision, token=token)
+    except EntryNotFoundError:
+        return None
+    except OSError as exc:  # huggingface_hub's HTTP errors are OSErrors too
+        raise DatasetError(f"{repo_id}: could not read its build.json ({type(exc).__name__}: {exc}); "
+                           "check the network and HF_TOKEN") from exc
+    return recorded_version(_build_info(Path(path).read_text(), repo_id))
+
+
+def _build_info(text: str, source: str) -> dict[str, Any]:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DatasetError(f"{source}: its build.json is not JSON ({exc}); rebuild the dataset with "
+                           "`timgen-data build`") from exc
+
+
+def _check_version(version: Any, source: str) -> None:
+    problem = version_problem(version)
+    if problem is not None:
+        raise DatasetError(f"{source}: {problem}")
 
 
 def open_contract(source: str | os.PathLike[str], *, revision: str | None = None,
@@ -213,8 +246,8 @@ def open_contract(source: str | os.PathLike[str], *, revision: str | None = None
     else:
         opened = _open_hub(str(source), revision, token)
     for split, reader in opened.splits.items():
-        _check_columns(reader.schema.names, INTERACTION_COLUMNS, f"interactions/{split}", opened.source)
-    _check_columns(opened.items.column_names, ITEM_COLUMNS, "items", opened.source)
+        _check_columns(reader.schema.names, REQUIRED_INTERACTION_COLUMNS, f"interactions/{split}", opened.source)
+    _check_columns(opened.items.column_names, REQUIRED_ITEM_COLUMNS, "items", opened.source)
     if opened.splits["train"].num_rows == 0:
         raise DatasetError(f"{opened.source}: the train split is empty; nothing to train on")
     return opened

@@ -23,8 +23,8 @@ from timgen_data.alignment.assets import FetchOptions, collect_assets
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders import MODALITIES, get_encoder
 from timgen_data.alignment.features import compute_features
-from timgen_data.build import BuildOptions, build_dataset
 from timgen_data.cli import cli
+from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.labeling import label_store
 from timgen_data.store import Store, fetch_rows, upsert_rows
 

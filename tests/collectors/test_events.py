@@ -381,7 +381,7 @@ def test_text_column_reaches_the_built_dataset(sqlite_store, tmp_path):
     """What the user wrote (a review here) is stored with the interaction and built into ``texts``."""
     import pyarrow.parquet as pq_
 
-    from timgen_data.build import BuildOptions, build_dataset
+    from timgen_data.dataset import BuildOptions, build_dataset
     from timgen_data.labeling import label_store
 
     log = write(tmp_path / "reviews.csv", 'u,i,t,stars,review\na,x,1767225600,5,"Great, would buy again"\n'

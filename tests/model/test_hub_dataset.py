@@ -1,4 +1,5 @@
-"""A dataset published to the Hub trains exactly like the local folder it came from.
+"""A dataset published to the Hub trains exactly like the local folder it came from, and
+is refused as a local one is when its format is newer than this installation reads.
 
 The Hub is the fake one on 127.0.0.1; training runs in a subprocess because ``datasets``
 and ``huggingface_hub`` read HF_ENDPOINT when they are imported.
@@ -15,7 +16,8 @@ from pathlib import Path
 from support.contract import drifting_histories, write_contract
 from support.fake_hub import FakeHub
 
-from timgen_data.build.publish import publish_dataset
+from timgen_contract import FORMAT_VERSION
+from timgen_data.dataset.publish import publish_dataset
 from timgen_model.config import load_run_config
 from timgen_model.contract import read_contract
 from timgen_model.encoding import encode_dataset
@@ -51,6 +53,27 @@ result = train(sys.argv[1], Path(sys.argv[2]), load_run_config(None, json.loads(
 print(json.dumps({"fingerprint": result.metrics["dataset"]["fingerprint"], "test": result.metrics["test"]}))
 """
 
+OPEN_FROM_HUB = """
+import sys
+import datasets
+datasets.config.USE_PARQUET_EXPORT = False
+from timgen_model.contract import open_contract
+from timgen_model.errors import DatasetError
+for repo_id in sys.argv[1:]:
+    try:
+        print(repo_id, "opened", open_contract(repo_id).splits["train"].num_rows)
+    except DatasetError as error:
+        print(error)
+"""
+
+
+def hub_env(hub: FakeHub, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN=TOKEN, HF_HOME=str(tmp_path / "hf_home"),
+               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1,localhost",
+               no_proxy="127.0.0.1,localhost")
+    return env
+
 
 def test_hub_dataset_trains_like_the_local_folder(tmp_path: Path) -> None:
     histories, genres = drifting_histories(users=24, steps=12, seed=4)
@@ -60,15 +83,27 @@ def test_hub_dataset_trains_like_the_local_folder(tmp_path: Path) -> None:
 
     with FakeHub(tmp_path / "hub", token=TOKEN) as hub:
         publish_dataset(folder, REPO_ID, token=TOKEN, endpoint=hub.endpoint)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
-        env.update(HF_ENDPOINT=hub.endpoint, HF_TOKEN=TOKEN, HF_HOME=str(tmp_path / "hf_home"),
-                   HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", NO_PROXY="127.0.0.1,localhost",
-                   no_proxy="127.0.0.1,localhost")
         proc = subprocess.run(
             [sys.executable, "-c", TRAIN_FROM_HUB, REPO_ID, str(tmp_path / "hub-run"), json.dumps(SETTINGS)],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=280,
+            env=hub_env(hub, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=280,
         )
     assert proc.returncode == 0, proc.stderr[-4000:]
     remote = json.loads(proc.stdout.strip().splitlines()[-1])
     assert remote["fingerprint"] == encode_dataset(read_contract(folder)).fingerprint
     assert remote["test"] == local.metrics["test"]
+
+
+def test_hub_dataset_of_a_newer_format_is_refused(tmp_path: Path) -> None:
+    histories, genres = drifting_histories(users=6, steps=6, seed=4)
+    with FakeHub(tmp_path / "hub", token=TOKEN) as hub:
+        for repo_id, version in (("tester/current", FORMAT_VERSION), ("tester/newer", FORMAT_VERSION + 1)):
+            folder = write_contract(tmp_path / repo_id, histories, genres)
+            (folder / "README.md").write_text(CARD)
+            (folder / "build.json").write_text(json.dumps({"parameters": {"format_version": version}}))
+            publish_dataset(folder, repo_id, token=TOKEN, endpoint=hub.endpoint)
+        proc = subprocess.run([sys.executable, "-c", OPEN_FROM_HUB, "tester/current", "tester/newer"],
+                              env=hub_env(hub, tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=280)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    opened, refused = proc.stdout.strip().splitlines()[-2:]
+    assert opened == "tester/current opened 6"
+    assert refused.startswith(f"tester/newer: it has dataset format version {FORMAT_VERSION + 1}, newer")

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from support.event_logs import WEIGHTS, add_events, event_log
 
-from timgen_data.build import BuildOptions, build_dataset, shards
-from timgen_data.build import spark_engine
-from timgen_data.build.spark_engine import build_dataset_spark
 from timgen_data.collectors.movielens import collect_movielens
+from timgen_data.dataset import BuildOptions, build_dataset, shards
+from timgen_data.dataset import spark_engine
+from timgen_data.dataset.spark_engine import build_dataset_spark
 from timgen_data.errors import NothingToDoError, UsageError
 from timgen_data.labeling import label_store
 from timgen_data.store import Store, fetch_rows, id_map, upsert_rows

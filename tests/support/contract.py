@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from timgen_data.build.schema import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
+from timgen_contract.features import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
 
 
 @dataclass

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from timgen_data.build import BuildOptions, build_dataset
 from timgen_data.cli.options import EngineChoice, EpochOrDate, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_mapping
+from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.labeling import SCENARIOS
 from timgen_data.output_folder import protected_folders
 from timgen_data.settings import remember_build
@@ -55,7 +55,7 @@ def build(settings: Settings, out: Path, scenario, split, split_file, valid_star
     store = settings.open_store()
     protect = protected_folders(settings.data_dir, settings.db)
     if engine.spark:
-        from timgen_data.build.spark_engine import build_dataset_spark
+        from timgen_data.dataset.spark_engine import build_dataset_spark
 
         with engine.session() as spark, RichProgress() as progress:
             result = build_dataset_spark(spark, store, out, options, progress=progress, force=force, protect=protect,

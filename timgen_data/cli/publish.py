@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from timgen_data.build.publish import publish_dataset
 from timgen_data.cli.render import print_mapping
+from timgen_data.dataset.publish import publish_dataset
 
 
 @click.command()

@@ -20,9 +20,9 @@ from timgen_data.alignment.assets import AssetReport, collect_assets
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders import MODALITIES, get_encoder
 from timgen_data.alignment.features import FeatureReport, compute_features
-from timgen_data.build import BuildOptions, BuildResult, build_dataset
 from timgen_data.collectors.movielens import collect_movielens, get_variant
 from timgen_data.collectors.report import CollectReport
+from timgen_data.dataset import BuildOptions, BuildResult, build_dataset
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, write_md5_sidecar, zip_release
 from timgen_data.demo.media import manifest_rows, write_demo_media
 from timgen_data.demo.server import LocalFileServer

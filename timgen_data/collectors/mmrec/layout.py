@@ -1,6 +1,6 @@
 """Parsing the MMRec layout: pure reads of the files into arrays and id mappings.
 
-The layout is what ``timgen_data.build.export.mmrec`` writes and what the toolbox's own
+The layout is what ``timgen_data.dataset.export.mmrec`` writes and what the toolbox's own
 preprocessing produces: ``<name>.inter`` (tab-separated, ``userID itemID rating timestamp
 x_label``), ``u_id_mapping.csv`` / ``i_id_mapping.csv`` (original id → remapped int; the
 toolbox writes ``asin`` for items and some copies are comma-separated) and

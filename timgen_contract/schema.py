@@ -1,0 +1,46 @@
+"""The columns and types of the ``interactions`` and ``items`` configs, and their splits.
+
+One row per user in ``interactions`` (each list holds the user's interactions in time
+order, ``is_target`` marks the positions a split evaluates); one row per item in
+``items``, with one vector column per content modality (null where the item has none).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SPLITS = ("train", "validation", "test")
+MODALITIES = ("text", "image", "video", "audio")
+
+INTERACTIONS_SCHEMA = pa.schema([
+    ("user_id", pa.string()),
+    ("item_ids", pa.list_(pa.string())),
+    ("timestamps", pa.list_(pa.int64())),
+    ("actions", pa.list_(pa.string())),
+    ("devices", pa.list_(pa.string())),
+    ("platforms", pa.list_(pa.string())),
+    ("geos", pa.list_(pa.string())),
+    ("scores", pa.list_(pa.float32())),
+    ("classes", pa.list_(pa.string())),
+    ("values", pa.list_(pa.float32())),
+    ("texts", pa.list_(pa.string())),
+    ("is_target", pa.list_(pa.bool_())),
+])
+
+ITEMS_SCHEMA = pa.schema([
+    ("item_id", pa.string()),
+    ("title", pa.string()),
+    ("text", pa.string()),
+    ("class", pa.string()),
+    ("classes", pa.list_(pa.string())),
+    ("year", pa.int32()),
+    *[(f"{m}_emb", pa.list_(pa.float32())) for m in MODALITIES],
+])
+
+# What a reader may count on finding. ``texts`` came within format version 1, so earlier
+# version-1 datasets lack it; a missing ``<modality>_emb`` column reads as a modality
+# without vectors; the items' ``text`` is read by nothing yet, so a dataset made by hand
+# may leave it out.
+OPTIONAL_COLUMNS = frozenset({"texts", "text", *(f"{m}_emb" for m in MODALITIES)})
+REQUIRED_INTERACTION_COLUMNS = tuple(n for n in INTERACTIONS_SCHEMA.names if n not in OPTIONAL_COLUMNS)
+REQUIRED_ITEM_COLUMNS = tuple(n for n in ITEMS_SCHEMA.names if n not in OPTIONAL_COLUMNS)
