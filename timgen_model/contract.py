@@ -150,6 +150,10 @@ def _check_columns(names: Sequence[str], expected: tuple[str, ...], what: str, s
 
 
 def _open_local(folder: Path) -> ContractSource:
+    build = {}
+    if (folder / "build.json").exists():
+        build = _build_info((folder / "build.json").read_text(), str(folder))
+    _check_version(recorded_version(build), str(folder))
     splits: dict[str, SplitReader] = {}
     identity: dict[str, Any] = {}
     for split in SPLITS:
@@ -165,10 +169,6 @@ def _open_local(folder: Path) -> ContractSource:
         raise DatasetError(f"{folder}: no items/*.parquet shard; point at a folder written by `timgen-data build`")
     items = pa.concat_tables(pq.read_table(s) for s in item_shards)
     identity["items"] = ParquetShards(item_shards).identity()
-    build = {}
-    if (folder / "build.json").exists():
-        build = _build_info((folder / "build.json").read_text(), str(folder))
-    _check_version(recorded_version(build), str(folder))
     return ContractSource(str(folder), splits, items, build.get("parameters", {}), build.get("encoders", {}),
                           json.dumps(identity, sort_keys=True), folder / ".cache" / "timgen-encoded")
 
@@ -217,10 +217,13 @@ def _hub_version(repo_id: str, revision: str | None, token: str | None) -> Any:
 
 def _build_info(text: str, source: str) -> dict[str, Any]:
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise DatasetError(f"{source}: its build.json is not JSON ({exc}); rebuild the dataset with "
-                           "`timgen-data build`") from exc
+        info = json.loads(text)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise DatasetError(f"{source}: its build.json is not a JSON object; rebuild the dataset with "
+                           "`timgen-data build`")
+    return info
 
 
 def _check_version(version: Any, source: str) -> None:

@@ -87,7 +87,7 @@ def test_model_loads_current_and_older_compatible_datasets(folder, monkeypatch):
     monkeypatch.setattr(contract_version, "FORMAT_VERSION", timgen_contract.FORMAT_VERSION + 1)
     assert consumer.read_contract(folder).interactions["test"].num_rows == 12
     (folder / "build.json").write_text("{not json")
-    with pytest.raises(DatasetError, match="build.json is not JSON"):
+    with pytest.raises(DatasetError, match="build.json is not a JSON object"):
         consumer.open_contract(folder)
     (folder / "build.json").unlink()
     assert consumer.open_contract(folder).splits["train"].num_rows == 12  # made by hand: columns decide
