@@ -27,7 +27,7 @@ _COLLECT = """
 import shutil
 import sys
 from pathlib import Path
-from timgen_data.collectors.checksums import file_digests
+from timgen_data.downloads.checksums import file_digests
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
 from timgen_data.store import Store

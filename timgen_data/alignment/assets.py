@@ -35,7 +35,7 @@ from timgen_data.alignment.fetch import FetchOutcome, fetch_asset
 from timgen_data.alignment.links import YOUTUBE
 from timgen_data.alignment.probe import probe_media
 from timgen_data.alignment.youtube_media import MediaRequest, fetch_media, youtube_url
-from timgen_data.collectors.download import client_scope
+from timgen_data.downloads.download import client_scope
 from timgen_data.errors import AssetError, ConfigError, NothingToDoError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, upsert_rows

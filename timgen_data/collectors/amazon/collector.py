@@ -28,8 +28,8 @@ from timgen_data.collectors.amazon.releases import (
     check_category,
     get_release,
 )
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import download
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import download
 from timgen_data.collectors.report import CollectReport, Rejection
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts, save_interactions
 from timgen_data.errors import TimeValueError, UsageError

@@ -24,8 +24,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection
 
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import download
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import download
 from timgen_data.collectors.events.convert import (
     Converted,
     EventValueError,

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from timgen_data.collectors.retry import (
+from timgen_data.downloads.retry import (
     TRANSIENT_ERRORS,
     Transient,
     describe_error,

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import client_scope
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import client_scope
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts
 from timgen_data.collectors.twitter import cursor
 from timgen_data.collectors.twitter.client import XClient, public_url
