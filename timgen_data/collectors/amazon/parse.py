@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from timgen_data.alignment.timeline import normalize_time
+from timgen_data.timeline import normalize_time
 from timgen_data.collectors.amazon.releases import Release
 from timgen_data.collectors.records import ItemRecord
 

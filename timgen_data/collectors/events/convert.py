@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from timgen_data.alignment.timeline import (
+from timgen_data.timeline import (
     UNITS,
     epoch_unit,
     latest_accepted,

@@ -38,7 +38,7 @@ from pydantic import (
     model_validator,
 )
 
-from timgen_data.alignment.timeline import parse_zone
+from timgen_data.timeline import parse_zone
 from timgen_data.collectors.records import ACTIONS
 from timgen_data.toml_config import read_toml, validate_toml
 

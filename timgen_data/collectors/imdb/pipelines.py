@@ -14,7 +14,7 @@ from typing import Any
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from timgen_data.alignment.timeline import normalize_time
+from timgen_data.timeline import normalize_time
 from timgen_data.collectors.imdb.items import ReviewItem, TitleDone, TitleItem
 from timgen_data.collectors.imdb.middlewares import close_spider
 from timgen_data.collectors.imdb.page_records import save_batch

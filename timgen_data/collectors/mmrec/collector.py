@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from timgen_data.alignment.timeline import normalize_epochs
+from timgen_data.timeline import normalize_epochs
 from timgen_data.collectors.mmrec.layout import (
     CHUNK_ROWS,
     FEATURES,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from timgen_data.alignment.timeline import normalize_time
+from timgen_data.timeline import normalize_time
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.errors import TimeValueError
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from timgen_data.alignment.timeline import normalize_time
+from timgen_data.timeline import normalize_time
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.errors import TimeValueError

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from timgen_data.alignment.timeline import (
+from timgen_data.timeline import (
     NormalizedTime,
     local_hour,
     local_weekday,
