@@ -20,7 +20,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from timgen_data.alignment.imdb_index import BasicsReadReport, TitleIndex, iter_title_basics
+from timgen_data.alignment.imdb_index import TitleIndex
+from timgen_data.imdb_basics import BasicsReadReport, iter_title_basics
 from timgen_data.alignment.titles import TitleKey, normalize_title
 from timgen_data.alignment.trailers import TrailerRejection, read_trailer_file
 from timgen_data.errors import NothingToDoError

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from timgen_data.alignment.imdb_index import BasicsReadReport, iter_title_basics
+from timgen_data.imdb_basics import BasicsReadReport, iter_title_basics
 from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import download
 from timgen_data.collectors.imdb.names import COLLECTOR, DEFAULT_TITLE_TYPES, DUMPS, DUMPS_LICENSE, DUMPS_URL, NAMESPACE
