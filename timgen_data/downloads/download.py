@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 
+from timgen_data.disk_space import disk_full_error, ensure_room, human_bytes, is_disk_full
 from timgen_data.downloads.checksums import checked_digest, file_digests
 from timgen_data.downloads.download_files import (
     PartialFile,
@@ -61,7 +62,6 @@ from timgen_data.downloads.retry import (
     retry_after,
     with_retries,
 )
-from timgen_data.disk_space import disk_full_error, ensure_room, human_bytes, is_disk_full
 from timgen_data.errors import ChecksumMismatchError, DownloadError, DownloadLimitError
 from timgen_data.progress import SILENT, Progress
 

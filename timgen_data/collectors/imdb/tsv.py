@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from timgen_data.imdb_basics import ImdbTitle
 from timgen_data.collectors.records import ItemRecord
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.errors import MalformedInputError
+from timgen_data.imdb_basics import ImdbTitle
 
 NULL = "\\N"
 RATINGS_COLUMNS = ("tconst", "averageRating", "numVotes")

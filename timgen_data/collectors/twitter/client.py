@@ -21,6 +21,9 @@ from typing import Any
 
 import httpx
 
+from timgen_data.collectors.twitter.credentials import TOKEN_ENV
+from timgen_data.collectors.twitter.raw import RawResponse
+from timgen_data.collectors.twitter.spec import DEFAULT_BASE_URL, iso_time
 from timgen_data.downloads.retry import (
     TRANSIENT_ERRORS,
     Transient,
@@ -28,9 +31,6 @@ from timgen_data.downloads.retry import (
     retry_after,
     with_retries,
 )
-from timgen_data.collectors.twitter.credentials import TOKEN_ENV
-from timgen_data.collectors.twitter.raw import RawResponse
-from timgen_data.collectors.twitter.spec import DEFAULT_BASE_URL, iso_time
 from timgen_data.errors import ConfigError, DownloadError, RateLimitError, UsageError
 
 RATE_HEADERS = {"limit": "x-rate-limit-limit", "remaining": "x-rate-limit-remaining", "reset": "x-rate-limit-reset"}
