@@ -27,10 +27,10 @@ import pyarrow.parquet as pq
 from floor import insert_ratings, timed  # benchmarks/floor.py, beside this script
 
 from timgen_data.collectors.events import collect_events, load_mapping
-from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens.ratings import parse_ratings
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
+from timgen_data.downloads.checksums import file_digests
 from timgen_data.store import Store
 
 ML_1M = CorpusSpec(users=6040, items=3706, ratings=1_000_209, seed=1, layout="1m")

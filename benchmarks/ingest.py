@@ -24,11 +24,11 @@ from pathlib import Path
 
 from floor import insert_ratings, timed  # benchmarks/floor.py, beside this script
 
-from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens.ratings import parse_ratings
 from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
+from timgen_data.downloads.checksums import file_digests
 from timgen_data.labeling import label_store
 from timgen_data.store import Store
 

@@ -27,9 +27,9 @@ _COLLECT = """
 import shutil
 import sys
 from pathlib import Path
-from timgen_data.collectors.checksums import file_digests
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus, zip_release
+from timgen_data.downloads.checksums import file_digests
 from timgen_data.store import Store
 
 ratings, work = int(sys.argv[1]), Path(sys.argv[2])

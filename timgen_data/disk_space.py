@@ -7,17 +7,14 @@ after a disk-full error whatever was committed stays and a re-run with room resu
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 from pathlib import Path
 
+from timgen_common.disk_full import is_disk_full
 from timgen_data.errors import DiskFullError
 
-# ENOSPC: no space on the device; EDQUOT: the user's quota is used up; EFBIG: a file-size
-# limit (ulimit -f) — all three mean "make room, then re-run".
-_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_SQLITE_FULL = "database or disk is full"
+__all__ = ["disk_full_error", "ensure_room", "folder_of", "free_bytes", "human_bytes", "is_disk_full"]
 
 
 def human_bytes(count: float) -> str:
@@ -44,19 +41,6 @@ def free_bytes(folder: Path) -> int | None:
     except OSError:
         return None
 
-
-def is_disk_full(error: BaseException) -> bool:
-    """True for an OSError meaning "no room" and for SQLite's "database or disk is full"."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:  # the cause chain: SQLAlchemy wraps sqlite3
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
-            return True
-        if _SQLITE_FULL in str(current).lower():
-            return True
-        current = current.__cause__ or current.__context__ or getattr(current, "orig", None)
-    return False
 
 
 def disk_full_error(folder: Path, needed: int | None = None, *, what: str = "") -> DiskFullError:

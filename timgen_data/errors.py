@@ -7,13 +7,8 @@ the rest are failures while doing valid work (exit 3).
 
 from __future__ import annotations
 
-
-class TimgenError(Exception):
-    """Base class of every error the toolkit raises on purpose."""
-
-
-class UsageError(TimgenError):
-    """The request itself is invalid: bad option, bad config file, unknown name."""
+# The roots stand in timgen_common, where the model can raise and catch them too.
+from timgen_common.errors import OutputFolderError, TimgenError, UsageError
 
 
 class ConfigError(UsageError):
@@ -54,10 +49,6 @@ class DiskFullError(TimgenError):
 
 class FileAccessError(TimgenError):
     """The operating system refused a file operation the command needed (permissions, a missing disk)."""
-
-
-class OutputFolderError(UsageError):
-    """An output folder is one the command did not write (or holds the store); it is left untouched."""
 
 
 class MalformedInputError(TimgenError):

@@ -1,27 +1,21 @@
 """Where the toolkit keeps its files and which store it talks to.
 
 Resolution order for both: explicit argument (CLI option), environment variable,
-default. Kept in one place so every command words and resolves them the same way.
+default. Kept in one place so every command words and resolves them the same way; the
+resolution itself stands in :mod:`timgen_common.locations`, which the model shares.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
+from timgen_common.locations import DATA_DIR_ENV, DB_ENV, DEFAULT_DATA_DIR, resolve_data_dir, resolve_db_url
 from timgen_data.disk_space import disk_full_error, is_disk_full
 from timgen_data.errors import UsageError
 
-DATA_DIR_ENV = "TIMGEN_DATA_DIR"
-DB_ENV = "TIMGEN_DB"
-DEFAULT_DATA_DIR = Path("timgen-data")
-
-
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The data directory: ``data_dir``, else ``$TIMGEN_DATA_DIR``, else ``./timgen-data``."""
-    chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
-    return Path(chosen) if chosen else DEFAULT_DATA_DIR
+__all__ = ["DATA_DIR_ENV", "DB_ENV", "DEFAULT_DATA_DIR", "LAST_BUILD_FILE", "last_build", "remember_build",
+           "resolve_data_dir", "resolve_db_url", "writable_data_dir"]
 
 
 def writable_data_dir(folder: Path) -> Path:
@@ -54,18 +48,6 @@ def _why_not(error: OSError, folder: Path) -> str:
             return f"{path} is a file"
     return error.strerror or str(error)
 
-
-def resolve_db_url(db: str | None = None, data_dir: str | os.PathLike[str] | None = None) -> str:
-    """The store URL: ``db``, else ``$TIMGEN_DB``, else a SQLite file in the data directory.
-
-    >>> resolve_db_url("postgresql+psycopg://me@127.0.0.1/timgen")
-    'postgresql+psycopg://me@127.0.0.1/timgen'
-    """
-    chosen = db or os.environ.get(DB_ENV)
-    if chosen:
-        return chosen
-    path = resolve_data_dir(data_dir) / "store.sqlite"
-    return f"sqlite:///{path}"
 
 
 LAST_BUILD_FILE = "last-build.txt"

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from timgen_data.disk_space import is_disk_full
-from timgen_data.progress import SILENT, Progress
+from timgen_common.disk_full import is_disk_full
+from timgen_common.progress import SILENT, Progress
 from timgen_model.contract import SPLITS, ContractSource, open_contract
 from timgen_model.encoding import (
     ARRAYS, EncodedDataset, EncodedSplit, UserIds, Vocabularies, assemble, build_vocabularies, encode_dataset,

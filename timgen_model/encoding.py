@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitReader, as_source
 from timgen_model.errors import DatasetError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint

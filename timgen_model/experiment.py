@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from timgen_data.output_folder import OutputFolder, Protected, protected_folders
-from timgen_data.progress import SILENT, Progress
+from timgen_common.output_folder import OutputFolder, Protected, protected_folders
+from timgen_common.progress import SILENT, Progress
 from timgen_model.baselines import BiasedMF, Biases, GlobalMean, RatingData, default_mf_grid, tune_biased_mf
 from timgen_model.encoded_cache import load_encoded
 from timgen_model.encoding import EncodedDataset

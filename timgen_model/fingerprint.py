@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_model.contract import SPLITS, ContractSource, ContractTables, as_source
 from timgen_model.errors import DatasetError
 

@@ -4,7 +4,7 @@ A new run is written in place, so an interrupted one can be continued with ``res
 An earlier run is never replaced silently: it is continued (``resume``) or replaced whole
 (``overwrite``), in which case the new run trains in a staging folder beside it and is
 swapped in when it finishes, so an interrupted ``overwrite`` leaves the earlier run as it
-was. A folder that holds anything but a run is refused (see ``timgen_data.output_folder``).
+was. A folder that holds anything but a run is refused (see ``timgen_common.output_folder``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from timgen_data.output_folder import OutputFolder, Protected, protected_folders
+from timgen_common.output_folder import OutputFolder, Protected, protected_folders
 from timgen_model.checkpoint import BEST, LAST
 from timgen_model.errors import CheckpointError, ModelUsageError
 

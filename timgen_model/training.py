@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from timgen_data.output_folder import Protected
-from timgen_data.progress import SILENT, Progress
+from timgen_common.output_folder import Protected
+from timgen_common.progress import SILENT, Progress
 from timgen_model.batches import SplitTensors, epoch_batches, process_share, training_windows
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
 from timgen_model.config import LossConfig, RunConfig

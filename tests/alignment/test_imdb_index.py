@@ -7,16 +7,10 @@ import io
 
 import pytest
 
-from timgen_data.alignment.imdb_index import (
-    MOVIE_TYPES,
-    BasicsReadReport,
-    ImdbMatch,
-    ImdbTitle,
-    TitleIndex,
-    iter_title_basics,
-)
+from timgen_data.alignment.imdb_index import ImdbMatch, TitleIndex
 from timgen_data.alignment.titles import normalize_title
 from timgen_data.errors import MalformedInputError
+from timgen_data.imdb_basics import MOVIE_TYPES, BasicsReadReport, ImdbTitle, iter_title_basics
 
 HEADER = "tconst\ttitleType\tprimaryTitle\toriginalTitle\tisAdult\tstartYear\tendYear\truntimeMinutes\tgenres"
 ROWS = [

@@ -324,7 +324,7 @@ def test_zip_release_layout(corpora, tmp_path):
                 assert info.compress_type == zipfile.ZIP_DEFLATED
                 assert zf.read(info) == (folder / info.filename.split("/", 1)[1]).read_bytes()
     # The project's own extractor finds the one top folder.
-    from timgen_data.collectors.archive import extract_zip, single_top_folder
+    from timgen_data.downloads.archive import extract_zip, single_top_folder
 
     extracted = extract_zip(archive, tmp_path / "out")
     assert single_top_folder(extracted).name == "ml-1m"

@@ -1,7 +1,6 @@
-"""Alignment: one UTC timeline, items linked across sources, media assets, feature vectors.
+"""Alignment: items linked across sources, media assets, feature vectors.
 
-``timeline`` normalizes every collector's times; ``titles``, ``imdb_index``, ``trailers``
-and ``links`` link items; ``assets`` fetches media into a content-addressed store;
-``decode`` turns bytes into pixels and samples; ``encoders`` and ``features`` turn them
-into vectors stored per (asset, encoder).
+``titles``, ``imdb_index``, ``trailers`` and ``links`` link items; ``assets`` fetches media
+into a content-addressed store; ``decode`` turns bytes into pixels and samples;
+``encoders`` and ``features`` turn them into vectors stored per (asset, encoder).
 """

@@ -30,19 +30,18 @@ from sqlalchemy import Connection
 from sqlalchemy import text as sql
 
 from timgen_data.alignment.content_store import ContentStore
-from timgen_data.alignment.encoders.base import MODALITIES
 from timgen_data.alignment.fetch import FetchOutcome, fetch_asset
 from timgen_data.alignment.links import YOUTUBE
 from timgen_data.alignment.probe import probe_media
 from timgen_data.alignment.youtube_media import MediaRequest, fetch_media, youtube_url
-from timgen_data.collectors.download import client_scope
+from timgen_data.downloads.download import client_scope
 from timgen_data.errors import AssetError, ConfigError, NothingToDoError
+from timgen_data.modalities import MODALITIES
 from timgen_data.progress import SILENT, Progress
-from timgen_data.store import Store, fetch_rows, upsert_rows
+from timgen_data.store import Store, fetch_rows
+from timgen_data.store.assets import FAILED, OK, PENDING, YOUTUBE_SCHEME, add_pending_assets
 
 ITEM_TEXT_URI = "item:text"
-YOUTUBE_SCHEME = "youtube:"
-PENDING, OK, FAILED = "pending", "ok", "failed"
 MANIFEST_COLUMNS = ("source", "item_id", "modality", "uri")
 
 # Attribute keys that hold a media URL (or a list of them), per modality, across collectors.
@@ -133,18 +132,6 @@ def plan_assets(conn: Connection, modalities: Sequence[str], *, manifest: Iterab
     return add_pending_assets(conn, planned)
 
 
-def add_pending_assets(conn: Connection, rows: Iterable[tuple[int, str, str]]) -> int:
-    """Plan (item id, modality, uri) assets a collector found (a thumbnail URL, ``youtube:<id>``);
-    ``align assets`` fetches them. Already planned ones are left as they are. Returns how many were new."""
-    unknown = {m for _, m, _ in rows if m not in MODALITIES} if isinstance(rows, list) else set()
-    if unknown:
-        raise ValueError(f"unknown modality {', '.join(sorted(unknown))}")
-    before = _count(conn)
-    upsert_rows(conn, "assets", ["item_id", "modality", "uri", "status", "updated_at"],
-                [(i, m, u, PENDING, int(time.time())) for i, m, u in dict.fromkeys(rows)],
-                conflict=["item_id", "modality", "uri"])
-    return _count(conn) - before
-
 
 def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):
@@ -155,9 +142,6 @@ def _as_list(value: Any) -> list[str]:
         return [v for item in value for v in _as_list(item)]
     return []
 
-
-def _count(conn: Connection) -> int:
-    return fetch_rows(conn, "SELECT COUNT(*) FROM assets")[0][0]
 
 
 # -- fetching -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ What is stored is decided by the bytes alone: the URL's extension and the server
 Content-Type are ignored, the first bytes are sniffed, and content that cannot be the
 requested modality is refused. Sizes are bounded twice, by Content-Length before the
 body and by counting the body itself, since servers may lie or not say. Retries reuse
-the policy of ``timgen_data.collectors.download`` (bounded attempts, exponential
+the policy of ``timgen_data.downloads.download`` (bounded attempts, exponential
 backoff, Retry-After honoured up to a cap). Assets are small, so a retry starts the
 body over rather than resuming it.
 """
@@ -28,8 +28,8 @@ import httpx
 
 from timgen_data.alignment.content_store import ContentStore, StoredBlob
 from timgen_data.alignment.sniff import SNIFF_BYTES, fits_modality, sniff
-from timgen_data.collectors.download import client_scope
-from timgen_data.collectors.retry import (
+from timgen_data.downloads.download import client_scope
+from timgen_data.downloads.retry import (
     Transient,
     describe_error,
     int_header,

@@ -16,7 +16,7 @@ from timgen_data.cli.download_limits import apply_download_limits, download_limi
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
-from timgen_data.collectors.download import download
+from timgen_data.downloads.download import download
 
 ASSETS_FOLDER = "assets"
 

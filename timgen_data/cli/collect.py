@@ -12,8 +12,8 @@ from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.collectors import CollectReport
-from timgen_data.collectors.checksums import checked_digest
 from timgen_data.collectors.movielens import VARIANTS, collect_movielens
+from timgen_data.downloads.checksums import checked_digest
 
 
 @click.group(cls=LazyGroup, lazy_commands={

@@ -2,7 +2,7 @@
 
 Worded once and put on a command group: its callback makes the limits the ones in effect
 for every download and extraction of the subcommand (see
-:func:`timgen_data.collectors.download_limits.limits_in_effect`), so no collector needs a
+:func:`timgen_data.downloads.download_limits.limits_in_effect`), so no collector needs a
 parameter for them. An option left out keeps the library's default.
 """
 
@@ -13,7 +13,7 @@ import re
 
 import click
 
-from timgen_data.collectors.download_limits import DownloadLimits, UnpackLimits, limits_in_effect
+from timgen_data.downloads.download_limits import DownloadLimits, UnpackLimits, limits_in_effect
 
 DEADLINE_ENV = "TIMGEN_DOWNLOAD_DEADLINE"
 MIN_RATE_ENV = "TIMGEN_MIN_DOWNLOAD_RATE"

@@ -7,14 +7,13 @@ from typing import Any
 
 import yaml
 
-from timgen_data.collectors.movielens import CITATION as MOVIELENS_CITATION
+from timgen_data.citations import CITATIONS
 from timgen_data.dataset.splits import SPLITS
 
 TIMGEN_CITATION = """@article{timgen,
   title  = {Temporal Interest-Driven Multimodal Personalized Content Generation},
   note   = {the TIMGen model trained by timgen-data}
 }"""
-CITATIONS = {"movielens": MOVIELENS_CITATION}
 
 
 def card_front_matter(shards: dict[str, dict[str, list[str]]], collectors: list[str]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-MODALITIES = ("text", "image", "video", "audio")
+from timgen_data.modalities import MODALITIES
+
 AUDIO_SAMPLE_RATE = 16_000
 
 

@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from timgen_data.alignment.assets import add_pending_assets
 from timgen_data.collectors.amazon.lines import read_lines
 from timgen_data.collectors.amazon.parse import Meta, Review, parse_meta, parse_review
 from timgen_data.collectors.amazon.releases import (
@@ -28,10 +27,10 @@ from timgen_data.collectors.amazon.releases import (
     check_category,
     get_release,
 )
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import download
 from timgen_data.collectors.report import CollectReport, Rejection
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts, save_interactions
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import download
 from timgen_data.errors import TimeValueError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import (
@@ -44,6 +43,7 @@ from timgen_data.store import (
     to_json,
     upsert_rows,
 )
+from timgen_data.store.assets import add_pending_assets
 
 # Lines per committed chunk; also bounds the ids in one IN (...) list (SQLite allows 32766 parameters).
 CHUNK_LINES = 5_000

@@ -9,9 +9,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from timgen_data.alignment.timeline import normalize_time
 from timgen_data.collectors.amazon.releases import Release
 from timgen_data.collectors.records import ItemRecord
+from timgen_data.timeline import normalize_time
 
 # Metadata fields kept as item attributes (what is not already a column or an asset).
 _META_ATTRIBUTES = ("price", "features", "feature", "store", "brand", "details", "average_rating", "rating_number",

@@ -24,8 +24,6 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Connection
 
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import download
 from timgen_data.collectors.events.convert import (
     Converted,
     EventValueError,
@@ -50,6 +48,8 @@ from timgen_data.collectors.save import (
     namespace_counts,
     save_interactions,
 )
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import download
 from timgen_data.errors import ConfigError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import (

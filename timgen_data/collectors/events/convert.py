@@ -18,7 +18,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from timgen_data.alignment.timeline import (
+from timgen_data.collectors.events.mapping import EventMapping
+from timgen_data.collectors.events.read import Batch, shown, shown_row
+from timgen_data.collectors.records import ACTIONS
+from timgen_data.errors import ConfigError, MalformedInputError, TimeValueError
+from timgen_data.timeline import (
     UNITS,
     epoch_unit,
     latest_accepted,
@@ -26,10 +30,6 @@ from timgen_data.alignment.timeline import (
     parse_zone,
     unit_floor,
 )
-from timgen_data.collectors.events.mapping import EventMapping
-from timgen_data.collectors.events.read import Batch, shown, shown_row
-from timgen_data.collectors.records import ACTIONS
-from timgen_data.errors import ConfigError, MalformedInputError, TimeValueError
 
 OUTPUT = ("user", "item", "ts", "action", "value", "duration", "device", "platform", "geo", "category", "title",
           "text")

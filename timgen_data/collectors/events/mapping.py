@@ -38,8 +38,8 @@ from pydantic import (
     model_validator,
 )
 
-from timgen_data.alignment.timeline import parse_zone
 from timgen_data.collectors.records import ACTIONS
+from timgen_data.timeline import parse_zone
 from timgen_data.toml_config import read_toml, validate_toml
 
 # Named time formats; anything else must be a strftime pattern.

@@ -17,9 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from timgen_data.alignment.imdb_index import BasicsReadReport, iter_title_basics
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import download
 from timgen_data.collectors.imdb.names import COLLECTOR, DEFAULT_TITLE_TYPES, DUMPS, DUMPS_LICENSE, DUMPS_URL, NAMESPACE
 from timgen_data.collectors.imdb.raw import public_url
 from timgen_data.collectors.imdb.store import merge_items, update_attributes
@@ -27,7 +24,10 @@ from timgen_data.collectors.imdb.tsv import RATING_KEYS, iter_title_ratings, tit
 from timgen_data.collectors.records import ItemRecord
 from timgen_data.collectors.report import MAX_KEPT_REJECTIONS, CollectReport, Rejection, Rejections
 from timgen_data.collectors.save import begin_source, finish_source
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import download
 from timgen_data.errors import UsageError
+from timgen_data.imdb_basics import BasicsReadReport, iter_title_basics
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from timgen_data.collectors.download import user_agent
+from timgen_data.downloads.download import user_agent
 
 COLLECTOR = "imdb"
 NAMESPACE = "imdb"

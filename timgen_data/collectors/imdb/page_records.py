@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from timgen_data.alignment.assets import add_pending_assets
 from timgen_data.collectors.imdb.items import ReviewItem, TitleDone, TitleItem
 from timgen_data.collectors.imdb.names import COLLECTOR, NAMESPACE
 from timgen_data.collectors.imdb.raw import public_url
@@ -19,10 +18,10 @@ from timgen_data.collectors.imdb.store import merge_items, save_users_scoped
 from timgen_data.collectors.records import ItemRecord, LinkRecord, UserRecord
 from timgen_data.collectors.save import save_interactions, save_links
 from timgen_data.store import save_cursor
+from timgen_data.store.assets import YOUTUBE_SCHEME, add_pending_assets
 
 ACTION = "comment"
 TRAILER_LINK_METHOD = "imdb-jsonld-trailer"
-YOUTUBE_SCHEME = "youtube:"
 
 
 def title_record(item: TitleItem) -> ItemRecord:

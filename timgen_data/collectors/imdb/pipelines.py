@@ -14,13 +14,13 @@ from typing import Any
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from timgen_data.alignment.timeline import normalize_time
 from timgen_data.collectors.imdb.items import ReviewItem, TitleDone, TitleItem
 from timgen_data.collectors.imdb.middlewares import close_spider
 from timgen_data.collectors.imdb.page_records import save_batch
 from timgen_data.collectors.imdb.pages import TCONST
 from timgen_data.errors import TimeValueError, TimgenError
 from timgen_data.store import Store
+from timgen_data.timeline import normalize_time
 
 STORE_URL = "IMDB_STORE_URL"
 SOURCE_ID = "IMDB_SOURCE_ID"

@@ -1,6 +1,6 @@
 """Parsing IMDb's non-commercial TSV dumps into records (pure apart from reading the file).
 
-``title.basics`` is streamed by ``timgen_data.alignment.imdb_index.iter_title_basics``
+``title.basics`` is streamed by ``timgen_data.imdb_basics.iter_title_basics``
 (shared with title linking); this module turns its rows into ``ItemRecord``s and
 streams ``title.ratings`` (``tconst averageRating numVotes``) the same way: gzip or
 plain, ``\\N`` for null, split on tabs only (no quoting), one line at a time so the
@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from timgen_data.alignment.imdb_index import ImdbTitle
 from timgen_data.collectors.records import ItemRecord
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.errors import MalformedInputError
+from timgen_data.imdb_basics import ImdbTitle
 
 NULL = "\\N"
 RATINGS_COLUMNS = ("tconst", "averageRating", "numVotes")

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from timgen_data.alignment.timeline import normalize_epochs
 from timgen_data.collectors.mmrec.layout import (
     CHUNK_ROWS,
     FEATURES,
@@ -45,6 +44,7 @@ from timgen_data.collectors.save import (
 from timgen_data.errors import TimeValueError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, id_map, upsert_rows
+from timgen_data.timeline import normalize_epochs
 
 COLLECTOR = "mmrec"
 

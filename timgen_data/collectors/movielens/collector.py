@@ -21,9 +21,6 @@ from pathlib import Path
 import pyarrow as pa
 from sqlalchemy import Connection
 
-from timgen_data.collectors.archive import extract_zip, extracted_matches, single_top_folder
-from timgen_data.collectors.checksums import file_digests, folder_digest, parse_md5_file
-from timgen_data.collectors.download import download, fetch_text
 from timgen_data.collectors.line_blocks import BLOCK_BYTES
 from timgen_data.collectors.movielens.layout import locate_release
 from timgen_data.collectors.movielens.ratings import RatingsCheck, check_ratings, read_ratings
@@ -40,6 +37,9 @@ from timgen_data.collectors.save import (
     save_links,
     save_users,
 )
+from timgen_data.downloads.archive import extract_zip, extracted_matches, single_top_folder
+from timgen_data.downloads.checksums import file_digests, folder_digest, parse_md5_file
+from timgen_data.downloads.download import download, fetch_text
 from timgen_data.errors import ChecksumMismatchError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor

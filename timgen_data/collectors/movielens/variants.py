@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from timgen_data.citations import MOVIELENS as CITATION
 from timgen_data.errors import UsageError
 
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
@@ -13,14 +14,6 @@ LICENSE = (
     "MovieLens (GroupLens Research, University of Minnesota): research use only; the data "
     "may not be redistributed without permission; publications must cite Harper & Konstan (2015)."
 )
-
-CITATION = """@article{harper2015movielens,
-  title   = {The MovieLens Datasets: History and Context},
-  author  = {Harper, F. Maxwell and Konstan, Joseph A.},
-  journal = {ACM Transactions on Interactive Intelligent Systems},
-  volume  = {5}, number = {4}, pages = {19:1--19:19}, year = {2015},
-  doi     = {10.1145/2827872}
-}"""
 
 Layout = Literal["100k", "dat", "csv"]
 

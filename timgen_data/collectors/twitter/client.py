@@ -21,16 +21,16 @@ from typing import Any
 
 import httpx
 
-from timgen_data.collectors.retry import (
+from timgen_data.collectors.twitter.credentials import TOKEN_ENV
+from timgen_data.collectors.twitter.raw import RawResponse
+from timgen_data.collectors.twitter.spec import DEFAULT_BASE_URL, iso_time
+from timgen_data.downloads.retry import (
     TRANSIENT_ERRORS,
     Transient,
     describe_error,
     retry_after,
     with_retries,
 )
-from timgen_data.collectors.twitter.credentials import TOKEN_ENV
-from timgen_data.collectors.twitter.raw import RawResponse
-from timgen_data.collectors.twitter.spec import DEFAULT_BASE_URL, iso_time
 from timgen_data.errors import ConfigError, DownloadError, RateLimitError, UsageError
 
 RATE_HEADERS = {"limit": "x-rate-limit-limit", "remaining": "x-rate-limit-remaining", "reset": "x-rate-limit-reset"}

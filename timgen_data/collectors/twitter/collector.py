@@ -16,8 +16,6 @@ from pathlib import Path
 
 import httpx
 
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download import client_scope
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts
 from timgen_data.collectors.twitter import cursor
 from timgen_data.collectors.twitter.client import XClient, public_url
@@ -41,6 +39,8 @@ from timgen_data.collectors.twitter.spec import (
     page_size,
     spec_sha256,
 )
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download import client_scope
 from timgen_data.errors import RateLimitError, UsageError
 from timgen_data.progress import SILENT, Progress
 from timgen_data.store import Store, load_cursor, models

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from timgen_data.alignment.timeline import normalize_time
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.errors import TimeValueError
+from timgen_data.timeline import normalize_time
 
 USER_ATTRIBUTES = ("username", "name", "created_at", "public_metrics")
 VIDEO_TYPES = ("video", "animated_gif")

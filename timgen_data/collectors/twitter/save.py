@@ -11,12 +11,12 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
-from timgen_data.alignment.assets import add_pending_assets
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.save import save_interactions
 from timgen_data.collectors.twitter.parse import LikingUsers, TweetPage
 from timgen_data.collectors.twitter.spec import NAMESPACE
 from timgen_data.store import fetch_rows, ids_of, to_json, upsert_rows
+from timgen_data.store.assets import add_pending_assets
 
 
 def upsert_users(conn: Connection, users: Iterable[UserRecord]) -> dict[str, int]:

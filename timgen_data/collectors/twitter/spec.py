@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from timgen_data.alignment.timeline import normalize_time
 from timgen_data.errors import TimeValueError, UsageError
 from timgen_data.store import to_json
+from timgen_data.timeline import normalize_time
 
 COLLECTOR = "twitter"
 NAMESPACE = "twitter"

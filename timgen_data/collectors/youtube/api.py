@@ -30,8 +30,8 @@ import httplib2
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from timgen_data.collectors.retry import Transient, retry_after_seconds, with_retries
 from timgen_data.collectors.youtube.credentials import install_log_filter, redact
+from timgen_data.downloads.retry import Transient, retry_after_seconds, with_retries
 from timgen_data.errors import ConfigError, DownloadError, UsageError
 
 DEFAULT_ROOT = "https://youtube.googleapis.com/"

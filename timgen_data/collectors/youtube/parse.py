@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from timgen_data.alignment.timeline import normalize_time
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.errors import TimeValueError
+from timgen_data.timeline import normalize_time
 
 # ISO 8601 durations as the API writes them: "PT4M13S", "PT1H", "P1DT2H3M", "P0D" (live).
 _DURATION = re.compile(

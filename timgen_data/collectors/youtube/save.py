@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
-from timgen_data.alignment.assets import YOUTUBE_SCHEME, add_pending_assets
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.collectors.save import INTERACTION_COLUMNS, save_interactions
 from timgen_data.collectors.youtube.parse import Origin, ParsedComments, ParsedVideos
 from timgen_data.store import fetch_rows, ids_of, in_clause, to_json, upsert_rows
+from timgen_data.store.assets import YOUTUBE_SCHEME, add_pending_assets
 
 NAMESPACE = "youtube"
 ACTION = "comment"

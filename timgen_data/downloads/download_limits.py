@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 
-from timgen_data.collectors.retry import Transient
 from timgen_data.disk_space import human_bytes
+from timgen_data.downloads.retry import Transient
 
 HOUR = 3600.0
 

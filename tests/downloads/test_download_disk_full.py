@@ -16,8 +16,8 @@ from support.http_server import LoopbackServer
 from support.small_disk import fill, small_disk
 from support.small_release import ARCHIVE, FOLDER, VARIANT, files_under, small_release, stored_rows, unpacked_size
 
-from timgen_data.collectors import archive as archive_module
-from timgen_data.collectors.archive import extract_zip
+from timgen_data.downloads import archive as archive_module
+from timgen_data.downloads.archive import extract_zip
 from timgen_data.errors import DiskFullError
 
 RELEASE = small_release(ratings=20_000)  # about 170 KB, unpacking to about 500 KB

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from timgen_data.alignment.timeline import (
+from timgen_data.errors import MalformedInputError, TimeValueError
+from timgen_data.timeline import (
     NormalizedTime,
     local_hour,
     local_weekday,
@@ -18,7 +19,6 @@ from timgen_data.alignment.timeline import (
     normalize_time,
     parse_zone,
 )
-from timgen_data.errors import MalformedInputError, TimeValueError
 
 RECORD = "ratings.csv line 12"
 TS = calendar.timegm((2026, 1, 5, 10, 20, 30))  # 2026-01-05T10:20:30Z, a Monday

@@ -14,8 +14,8 @@ from support.cli_process import invoke_cli
 from support.http_server import LoopbackServer
 from support.small_release import ARCHIVE, VARIANT, files_under, small_release, stored_rows
 
-from timgen_data.collectors.download import download
-from timgen_data.collectors.download_files import PartialFile, response_validator
+from timgen_data.downloads.download import download
+from timgen_data.downloads.download_files import PartialFile, response_validator
 from timgen_data.errors import DownloadError
 
 OLD = random.Random(1).randbytes(300_000)

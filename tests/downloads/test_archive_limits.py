@@ -14,8 +14,8 @@ from support.cli_process import assert_fails_in_one_line, invoke_cli
 from support.http_server import LoopbackServer
 from support.small_release import ARCHIVE, FOLDER, VARIANT, files_under, small_release, stored_rows, unpacked_size
 
-from timgen_data.collectors.archive import extract_zip
-from timgen_data.collectors.download_limits import UnpackLimits, limits_in_effect
+from timgen_data.downloads.archive import extract_zip
+from timgen_data.downloads.download_limits import UnpackLimits, limits_in_effect
 from timgen_data.errors import ArchiveError
 
 BOMB_UNPACKED = 200 * 2**20

@@ -37,15 +37,16 @@ from pathlib import Path
 
 import httpx
 
-from timgen_data.collectors.checksums import checked_digest, file_digests
-from timgen_data.collectors.download_files import (
+from timgen_data.disk_space import disk_full_error, ensure_room, human_bytes, is_disk_full
+from timgen_data.downloads.checksums import checked_digest, file_digests
+from timgen_data.downloads.download_files import (
     PartialFile,
     changed_since,
     record_verified,
     response_validator,
     was_verified,
 )
-from timgen_data.collectors.download_limits import (
+from timgen_data.downloads.download_limits import (
     Deadline,
     DownloadLimits,
     RateGuard,
@@ -53,7 +54,7 @@ from timgen_data.collectors.download_limits import (
     current_download_limits,
     human_duration,
 )
-from timgen_data.collectors.retry import (
+from timgen_data.downloads.retry import (
     TRANSIENT_ERRORS,
     Transient,
     describe_error,
@@ -61,7 +62,6 @@ from timgen_data.collectors.retry import (
     retry_after,
     with_retries,
 )
-from timgen_data.disk_space import disk_full_error, ensure_room, human_bytes, is_disk_full
 from timgen_data.errors import ChecksumMismatchError, DownloadError, DownloadLimitError
 from timgen_data.progress import SILENT, Progress
 

@@ -18,8 +18,8 @@ from support.http_server import LoopbackServer
 from support.small_release import ARCHIVE, VARIANT, files_under, small_release, stored_rows
 
 from timgen_data.cli.download_limits import ByteSize, Duration
-from timgen_data.collectors.download import download, fetch_text
-from timgen_data.collectors.download_limits import (
+from timgen_data.downloads.download import download, fetch_text
+from timgen_data.downloads.download_limits import (
     DownloadLimits,
     current_download_limits,
     limits_in_effect,

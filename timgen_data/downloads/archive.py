@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from timgen_data.collectors.checksums import file_digests
-from timgen_data.collectors.download_limits import UnpackLimits, current_unpack_limits
 from timgen_data.disk_space import disk_full_error, ensure_room, human_bytes, is_disk_full
+from timgen_data.downloads.checksums import file_digests
+from timgen_data.downloads.download_limits import UnpackLimits, current_unpack_limits
 from timgen_data.errors import ArchiveError
 from timgen_data.progress import SILENT, Progress
 

@@ -10,8 +10,8 @@ from support.cli_process import assert_fails_in_one_line, invoke_cli
 from support.http_server import LoopbackServer
 from support.small_release import ARCHIVE, VARIANT, files_under, small_release, stored_rows
 
-from timgen_data.collectors.checksums import checked_digest
-from timgen_data.collectors.download import download
+from timgen_data.downloads.checksums import checked_digest
+from timgen_data.downloads.download import download
 from timgen_data.errors import ChecksumMismatchError, UsageError
 
 RELEASE = small_release()

@@ -22,8 +22,8 @@ import pytest
 from support.http_server import LoopbackServer
 from support.progress import RecordingProgress
 
-from timgen_data.collectors.download import DownloadResult, download, fetch_text
-from timgen_data.collectors.download_files import PartialFile
+from timgen_data.downloads.download import DownloadResult, download, fetch_text
+from timgen_data.downloads.download_files import PartialFile
 from timgen_data.errors import ChecksumMismatchError, DownloadError
 
 DATA = random.Random(1).randbytes(2_000_000)
@@ -277,7 +277,7 @@ def test_sigkill_mid_download_leaves_no_dest_and_the_next_run_resumes(server, sl
         """
         import os, signal, sys
         from pathlib import Path
-        from timgen_data.collectors.download import download
+        from timgen_data.downloads.download import download
 
         class DieOnFirstChunk:
             def start(self, task, total=None, unit=""): pass

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from timgen_data.collectors.archive import extract_zip, extracted_matches, single_top_folder
+from timgen_data.downloads.archive import extract_zip, extracted_matches, single_top_folder
 from timgen_data.errors import ArchiveError
 
 RATINGS = b"1::1193::5::978300760\n" * 2000

@@ -1,4 +1,4 @@
-"""The hidden files :func:`~timgen_data.collectors.download.download` keeps beside a download.
+"""The hidden files :func:`~timgen_data.downloads.download.download` keeps beside a download.
 
 * ``.<name>.part``: the bytes received so far, resumed by the next attempt or run.
 * ``.<name>.part.json``: where those bytes came from: the URL and the validator (strong

@@ -1,4 +1,4 @@
-"""One UTC timeline for every collector.
+"""One UTC timeline for every source and stage.
 
 Sources disagree about time: MovieLens writes epoch seconds, Amazon 2023 epoch
 milliseconds, web pages ISO 8601, RFC 2822 or "January 5, 2026", some with an offset and
