@@ -15,7 +15,7 @@ from timgen_data.build import BuildOptions, build_dataset
 from timgen_data.build.export import export_dataset
 from timgen_data.cli import cli
 from timgen_data.cli.collect import collect
-from timgen_data.cli.collect_mmrec import mmrec
+from timgen_data.cli.collect.mmrec import mmrec
 from timgen_data.collectors.mmrec import collect_mmrec
 from timgen_data.errors import ConfigError, UsageError
 from timgen_data.labeling import label_store

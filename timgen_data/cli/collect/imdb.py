@@ -9,6 +9,7 @@ import click
 from timgen_data.alignment.assets import FetchOptions, collect_assets
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders.base import MODALITIES
+from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
@@ -100,9 +101,6 @@ def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max
 
 
 def _show(report, assets, as_json: bool) -> None:
-    # Imported here: collect.py imports this module while it is being defined.
-    from timgen_data.cli.collect import show_report
-
     if as_json:
         print_json({**report.as_dict(), **({"assets": assets.as_dict()} if assets else {})})
         return

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from timgen_data.alignment.assets import FetchOptions
+from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console
@@ -90,8 +91,6 @@ def youtube(settings: Settings, videos, query, channel, playlist, comments, medi
             store, request, data_dir=settings.data_path, api_key=api_key, base_url=base_url, load=load,
             daily_quota=daily_quota, media=_split(media), media_options=options, progress=progress,
         )
-    from timgen_data.cli.collect import show_report  # the shared renderer; imported late: collect imports us
-
     show_report(report, as_json)
     if as_json:
         return

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.amazon import RELEASES, collect_amazon
@@ -39,8 +40,4 @@ def amazon(settings: Settings, release, category, meta, base_url, from_file, for
     with RichProgress() as progress:
         report = collect_amazon(store, release, category, data_dir=settings.data_path, meta=meta, base_url=base_url,
                                 from_file=from_file, force=force, progress=progress)
-    from timgen_data.cli.collect import (
-        show_report,  # the shared renderer; imported late: collect imports us
-    )
-
     show_report(report, as_json)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.mmrec import collect_mmrec
@@ -27,9 +28,6 @@ def mmrec(settings: Settings, folder, name, as_json):
     Example:
       timgen-data collect mmrec --path data/baby
     """
-    # Imported here: cli/collect.py imports this module at its end, after show_report exists.
-    from timgen_data.cli.collect import show_report
-
     store = settings.open_store()
     with RichProgress() as progress:
         report = collect_mmrec(store, folder, name=name, data_dir=settings.data_path, progress=progress)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console
@@ -78,8 +79,6 @@ def twitter(settings: Settings, query, users, since, until, max_results, engagem
 
 
 def _show(report: XReport, as_json: bool) -> None:
-    from timgen_data.cli.collect import show_report  # collect.py imports this module at its end
-
     show_report(report, as_json)
     if not as_json:
         for note in report.notes:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.options import EngineChoice, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.events import collect_events, load_mapping
@@ -57,9 +58,6 @@ def events(settings: Settings, paths, more, mapping, name, force, as_json, engin
       timgen-data collect events --engine spark --spark-master yarn \\
         --path 's3a://lake/logs/2026/*/*.parquet' --mapping mapping.toml
     """
-    # Imported here: cli/collect.py imports this module at its end, after show_report exists.
-    from timgen_data.cli.collect import show_report
-
     parsed = load_mapping(mapping, name=name)
     store = settings.open_store()
     if engine.spark:
