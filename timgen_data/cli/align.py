@@ -12,6 +12,7 @@ from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders import MODALITIES, get_encoder
 from timgen_data.alignment.features import compute_features
 from timgen_data.alignment.links import link_items
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.download_limits import apply_download_limits, download_limit_options
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
@@ -71,7 +72,7 @@ def _modalities(value: str) -> list[str]:
 @click.option("--min-confidence", type=float, default=0.9, show_default=True, help="Weakest title match to store.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the unmatched items as CSV here (default: <data-dir>/reports/links-unmatched.csv).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, min_confidence, report_path, as_json):
     """Link items to IMDb (direct links, then title + year) and to YouTube trailers.
@@ -119,7 +120,7 @@ def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, mi
 @click.option("--youtube-base-url", default="https://www.youtube.com", show_default=True, metavar="URL",
               help="Where youtube:<id> assets are fetched from (a mirror or a test server).")
 @click.option("--rate-limit-kb", type=int, default=2048, show_default=True, help="yt-dlp download rate per file, KB/s.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def assets(settings: Settings, modality, manifest, sources, max_mb, workers, retry_failed, youtube_base_url,
            rate_limit_kb, as_json):
@@ -158,7 +159,7 @@ def assets(settings: Settings, modality, manifest, sources, max_mb, workers, ret
 @click.option("--audio", "audio_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def features(settings: Settings, text_spec, image_spec, video_spec, audio_spec, batch_size, device, as_json):
     """Encode fetched assets into vectors (stored per asset and encoder; re-runs skip what is done).

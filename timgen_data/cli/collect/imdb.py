@@ -10,6 +10,7 @@ from timgen_data.alignment.assets import FetchOptions, collect_assets
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders.base import MODALITIES
 from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.common_options import base_url_option, force_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
@@ -35,23 +36,21 @@ def _names(value: str | None) -> list[str]:
               help="Also crawl each title's user reviews (with --load: as the saved crawl did).")
 @click.option("--max-review-pages", type=click.IntRange(min=1), default=5, show_default=True,
               help="Review pages per title at most (each 'load more' is a page).")
-@click.option("--base-url", metavar="URL",
-              help="The dumps' mirror (default https://datasets.imdbws.com) or the site's (default https://www.imdb.com).")
+@base_url_option("The dumps' mirror (default https://datasets.imdbws.com) or the site's (default https://www.imdb.com).")
 @click.option("--delay", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Seconds between page requests (AutoThrottle waits longer when the site is slow).")
 @click.option("--user-agent", metavar="UA",
               help="User-Agent for the crawl (default: timgen-data/<version> (+research dataset builder)).")
 @click.option("--http-cache", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Cache pages here and reuse them (for development).")
-@click.option("--load", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
-              help="Replay pages a live crawl saved (raw/imdb/crawl-*.jsonl) instead of the network.")
+@load_option("Replay pages a live crawl saved (raw/imdb/crawl-*.jsonl) instead of the network.", metavar="FILE")
 @click.option("--refresh", is_flag=True, help="Crawl titles again even if an earlier run finished them.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=360, show_default=True,
               help="Stop the crawl after this long (a re-run resumes).")
 @click.option("--media", metavar="MODALITIES",
               help=f"Fetch the media found ({','.join(MODALITIES)}) now instead of with `align assets`.")
-@click.option("--force", is_flag=True, help="Download the dumps again and store them again even if done before.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@force_option("Download the dumps again and store them again even if done before.")
+@json_option()
 @pass_settings
 def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max_review_pages, base_url, delay,
          user_agent, http_cache, load, refresh, max_minutes, media, force, as_json):

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.common_options import base_url_option, force_option, json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.checksums import checked_digest
@@ -16,14 +17,14 @@ from timgen_data.collectors.movielens import VARIANTS, collect_movielens
 @click.command("movielens")
 @click.option("--variant", type=click.Choice(list(VARIANTS)), default="100k", show_default=True,
               help="Which MovieLens release.")
-@click.option("--base-url", metavar="URL", help="A mirror of files.grouplens.org/datasets/movielens.")
+@base_url_option("A mirror of files.grouplens.org/datasets/movielens.")
 @click.option("--from-file", type=click.Path(exists=True, path_type=Path),
               help="A release zip or extracted folder you already have (no download).")
 @click.option("--md5", "expected_md5", metavar="HEX", help="Checksum the archive must have (overrides the published one).")
 @click.option("--sha256", "expected_sha256", metavar="HEX", help="sha256 the archive must have.")
 @click.option("--strict", is_flag=True, help="Stop at the first malformed line instead of skipping it.")
-@click.option("--force", is_flag=True, help="Download, extract and store again even if done before.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@force_option("Download, extract and store again even if done before.")
+@json_option()
 @pass_settings
 def movielens(settings: Settings, variant, base_url, from_file, expected_md5, expected_sha256, strict, force, as_json):
     """Download, verify, parse and store a MovieLens release.
