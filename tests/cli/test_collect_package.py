@@ -40,3 +40,17 @@ def test_the_group_lists_every_source():
     assert result.exit_code == 0
     for source in SOURCES:
         assert f"  {source}" in result.output
+
+
+def test_a_rate_limited_run_shows_its_partial_report_once_and_still_fails():
+    from timgen_data.cli.collect.report import partial_report_on_rate_limit
+    from timgen_data.errors import RateLimitError
+
+    shown = []
+    stopped = RateLimitError("rate-limited; re-run later")
+    stopped.report = "partial"
+    with pytest.raises(RateLimitError), partial_report_on_rate_limit(shown.append):
+        raise stopped
+    with pytest.raises(RateLimitError), partial_report_on_rate_limit(shown.append):
+        raise RateLimitError("no report to show")
+    assert shown == ["partial"]

@@ -125,20 +125,14 @@ def evaluate(run_dir: Path, split: str, dataset: str | None, as_json: bool) -> N
       timgen-data evaluate runs/ml100k
       timgen-data evaluate runs/ml100k --split validation --json
     """
-    from timgen_model.checkpoint import load_checkpoint
-    from timgen_model.evaluation import evaluate_network
-    from timgen_model.generation import load_run_data
+    from timgen_model.run_evaluation import evaluate_run
 
-    checkpoint = load_checkpoint(run_dir)
-    data = load_run_data(checkpoint, dataset)
-    result = evaluate_network(checkpoint.build_model(), data, split, loss_weights=checkpoint.config.loss,
-                              batch_size=checkpoint.config.train.eval_batch_size)
-    metrics = {"variant": checkpoint.variant, "split": split, "epoch": checkpoint.epoch, **result.metrics}
-    (run_dir / f"evaluation-{split}.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    evaluation = evaluate_run(run_dir, split, dataset)
+    metrics = evaluation.metrics
     if as_json:
         print_json(metrics)
         return
-    _metrics_table(f"{checkpoint.variant} on {split} ({result.metrics['targets']} targets)", [(checkpoint.variant, metrics)])
+    _metrics_table(f"{evaluation.variant} on {split} ({metrics['targets']} targets)", [(evaluation.variant, metrics)])
 
 
 @click.command()

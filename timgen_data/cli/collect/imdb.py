@@ -9,14 +9,14 @@ import click
 from timgen_data.alignment.assets import FetchOptions, collect_assets
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders.base import MODALITIES
-from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.collect.report import partial_report_on_rate_limit, show_report
 from timgen_data.cli.common_options import base_url_option, force_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.collectors.imdb import DEFAULT_TITLE_TYPES, DUMPS, collect_imdb_dumps, crawl_titles
 from timgen_data.collectors.imdb.run import CrawlReport
-from timgen_data.errors import RateLimitError, UsageError
+from timgen_data.errors import UsageError
 
 ASSETS_FOLDER = "assets"
 
@@ -74,24 +74,18 @@ def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max
     if unknown:
         raise UsageError(f"--media: unknown modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
     store = settings.open_store()
-    with RichProgress() as progress:
+    with partial_report_on_rate_limit(lambda partial: _show(partial, None, as_json)), RichProgress() as progress:
         if dumps:
             report = collect_imdb_dumps(
                 store, _names(dumps), data_dir=settings.data_path, base_url=base_url, from_file=from_file,
                 title_types=_names(title_types), force=force, progress=progress,
             )
         else:
-            try:
-                report = crawl_titles(
-                    store, _names(titles), data_dir=settings.data_path, base_url=base_url, reviews=reviews,
-                    max_review_pages=max_review_pages, delay=delay, user_agent=user_agent, http_cache=http_cache,
-                    load=load, refresh=refresh, time_limit=max_minutes * 60, progress=progress,
-                )
-            except RateLimitError as exc:
-                # What was collected is stored; show it, then the error says when to resume (exit 3).
-                if isinstance(exc.report, CrawlReport):
-                    _show(exc.report, None, as_json)
-                raise
+            report = crawl_titles(
+                store, _names(titles), data_dir=settings.data_path, base_url=base_url, reviews=reviews,
+                max_review_pages=max_review_pages, delay=delay, user_agent=user_agent, http_cache=http_cache,
+                load=load, refresh=refresh, time_limit=max_minutes * 60, progress=progress,
+            )
         assets = None
         if modalities:
             assets = collect_assets(store, ContentStore(settings.data_path / ASSETS_FOLDER), modalities,

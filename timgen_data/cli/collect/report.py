@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.collectors import CollectReport
+from timgen_data.errors import RateLimitError
 
 SHOWN_REJECTIONS = 20
 
@@ -28,3 +33,19 @@ def show_report(report: CollectReport, as_json: bool) -> None:
         console.print(f"  rejected {rejection}")
     if report.rejections.count > SHOWN_REJECTIONS:
         console.print(f"  … and {report.rejections.count - SHOWN_REJECTIONS} more (see --json)")
+
+
+@contextmanager
+def partial_report_on_rate_limit(show: Callable[[Any], None]) -> Iterator[None]:
+    """Show the partial report a rate-limited run carries, once, then let its error say when to resume.
+
+    The collector has stored what it got before raising, so the report is worth seeing; put
+    this outside the progress display, so the report comes after the bars, as a finished
+    run's does.
+    """
+    try:
+        yield
+    except RateLimitError as error:
+        if error.report is not None:
+            show(error.report)
+        raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.collect.report import partial_report_on_rate_limit, show_report
 from timgen_data.cli.common_options import base_url_option, credentials_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
@@ -17,7 +17,6 @@ from timgen_data.collectors.twitter import (
     collect_twitter,
     replay_twitter,
 )
-from timgen_data.errors import RateLimitError
 
 
 @click.command("twitter")
@@ -59,19 +58,14 @@ def twitter(settings: Settings, query, users, since, until, max_results, engagem
     if load is not None and (query or users):
         raise click.UsageError("--load replays what a raw file holds; leave out --query and --users")
     store = settings.open_store()
-    with RichProgress() as progress:
+    with partial_report_on_rate_limit(lambda partial: _show(partial, as_json)), RichProgress() as progress:
         if load is not None:
             report = replay_twitter(store, load, progress=progress)
         else:
             request = XRequest.build(query=query, users=users or (), since=since, until=until,
                                      max_results=max_results, engagement=engagement)
-            try:
-                report = collect_twitter(store, request, data_dir=settings.data_path, base_url=base_url,
-                                         credentials_file=credentials, max_wait=max_wait, progress=progress)
-            except RateLimitError as exc:
-                if isinstance(exc.report, XReport):
-                    _show(exc.report, as_json)
-                raise
+            report = collect_twitter(store, request, data_dir=settings.data_path, base_url=base_url,
+                                     credentials_file=credentials, max_wait=max_wait, progress=progress)
     _show(report, as_json)
 
 
