@@ -17,8 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from timgen_model.errors import ModelConfigError
 
-CONTENT_MODALITIES = ("text", "image", "video", "audio")
-
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)

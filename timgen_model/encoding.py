@@ -28,7 +28,6 @@ from timgen_model.vocab import Vocabulary
 
 ITEM_RESERVED = ("<pad>", "<unk>", "<bos>")
 BOS_ITEM = 2
-CONTEXT_FIELDS = ("devices", "platforms", "geos")
 # Vocabulary-coded arrays and the interactions column each comes from.
 CODED = {"items": "item_ids", "actions": "actions", "devices": "devices", "platforms": "platforms",
          "geos": "geos", "classes": "classes"}

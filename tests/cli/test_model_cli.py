@@ -66,3 +66,13 @@ def test_experiment_writes_tables_and_checks(dataset, tmp_path):
     table = (out / "experiment.md").read_text()
     assert "| timgen-without-text |" in table and (out / "comparison.png").stat().st_size > 0
     assert (out / "timgen" / "latent_map.png").exists()
+
+
+def test_train_prints_its_summary_as_json(dataset, tmp_path):
+    out = tmp_path / "run"
+    trained = run("train", dataset, "--out", out, "--epochs", 1, "--json", *SMALL)
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout)  # no line per epoch before it
+    assert summary["variant"] == "timgen" and summary["best_epoch"] == 1
+    assert summary["metrics"] == json.loads((out / "metrics.json").read_text())
+    assert summary["written"]["checkpoint"] == str(out / "checkpoint.pt")

@@ -14,8 +14,6 @@ from support.http_server import LoopbackServer
 from support.progress import RecordingProgress
 
 from timgen_data.cli import cli
-from timgen_data.cli.collect import collect
-from timgen_data.cli.collect_amazon import amazon
 from timgen_data.collectors.amazon import (
     collect_amazon,
     collector,
@@ -25,9 +23,6 @@ from timgen_data.collectors.amazon import (
     parse_review,
 )
 from timgen_data.store import Store, fetch_rows
-
-if "amazon" not in collect.commands:  # until collect.py registers it
-    collect.add_command(amazon)
 
 IMG = "https://m.media-amazon.example/images/I/"
 

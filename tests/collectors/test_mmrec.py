@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from tests.support.contract import drifting_histories, genre_embeddings, write_contract
 from timgen_data.cli import cli
 from timgen_data.cli.collect import collect
-from timgen_data.cli.collect_mmrec import mmrec
+from timgen_data.cli.collect.mmrec import mmrec
 from timgen_data.collectors.mmrec import collect_mmrec
 from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.dataset.export import export_dataset

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import click
@@ -11,31 +10,19 @@ from timgen_data.alignment.assets import FetchOptions, collect_assets, read_mani
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders import MODALITIES, get_encoder
 from timgen_data.alignment.features import compute_features
-from timgen_data.alignment.links import link_items
+from timgen_data.alignment.input_files import local_input
+from timgen_data.alignment.link_files import link_items_from_files
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.download_limits import apply_download_limits, download_limit_options
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
-from timgen_data.downloads.download import download
 
 ASSETS_FOLDER = "assets"
 
 
 def content_store(settings: Settings) -> ContentStore:
     return ContentStore(settings.data_path / ASSETS_FOLDER)
-
-
-def _local(settings: Settings, ref: str | None, progress) -> Path | None:
-    """A local path for a file given as a path or an http(s) URL (downloaded once, resumable)."""
-    if ref is None:
-        return None
-    if ref.startswith(("http://", "https://")):
-        dest = settings.data_path / "downloads" / "alignment" / Path(ref.split("?")[0]).name
-        return download(ref, dest, progress=progress).path
-    path = Path(ref)
-    if not path.exists():
-        raise click.BadParameter(f"{ref} does not exist", param_hint="file")
-    return path
 
 
 @click.group()
@@ -71,7 +58,7 @@ def _modalities(value: str) -> list[str]:
 @click.option("--min-confidence", type=float, default=0.9, show_default=True, help="Weakest title match to store.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the unmatched items as CSV here (default: <data-dir>/reports/links-unmatched.csv).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, min_confidence, report_path, as_json):
     """Link items to IMDb (direct links, then title + year) and to YouTube trailers.
@@ -83,15 +70,10 @@ def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, mi
     """
     store = settings.open_store()
     with RichProgress() as progress:
-        report = link_items(store, imdb_basics=_local(settings, imdb_basics, progress),
-                            trailers=_local(settings, trailers, progress), sources=sources,
-                            year_tolerance=year_tolerance, min_confidence=min_confidence, progress=progress)
-    report_path = report_path or settings.data_path / "reports" / "links-unmatched.csv"
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    with report_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, ["source", "item_id", "title", "year", "reason"])
-        writer.writeheader()
-        writer.writerows(report.unmatched)
+        run = link_items_from_files(store, settings.data_path, imdb_basics=imdb_basics, trailers=trailers,
+                                    unmatched_csv=report_path, sources=sources, year_tolerance=year_tolerance,
+                                    min_confidence=min_confidence, progress=progress)
+    report = run.report
     if as_json:
         print_json(report.as_dict())
         return
@@ -103,7 +85,7 @@ def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, mi
         "trailer links": report.trailer_links,
         "trailer lines rejected": len(report.trailer_rejections),
         "direct links a title match disagrees with": len(report.disagreements),
-        "items without an IMDb link": f"{len(report.unmatched)} (listed in {report_path})",
+        "items without an IMDb link": f"{len(report.unmatched)} (listed in {run.unmatched_csv})",
     })
     for rejection in report.trailer_rejections[:10]:
         console.print(f"  trailer line {rejection.line} ({rejection.youtube_id} → {rejection.movie_id}): {rejection.reason}")
@@ -119,7 +101,7 @@ def links(settings: Settings, imdb_basics, trailers, sources, year_tolerance, mi
 @click.option("--youtube-base-url", default="https://www.youtube.com", show_default=True, metavar="URL",
               help="Where youtube:<id> assets are fetched from (a mirror or a test server).")
 @click.option("--rate-limit-kb", type=int, default=2048, show_default=True, help="yt-dlp download rate per file, KB/s.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def assets(settings: Settings, modality, manifest, sources, max_mb, workers, retry_failed, youtube_base_url,
            rate_limit_kb, as_json):
@@ -134,7 +116,7 @@ def assets(settings: Settings, modality, manifest, sources, max_mb, workers, ret
     options = FetchOptions(max_bytes=int(max_mb * 2**20), workers=workers, retry_failed=retry_failed,
                            youtube_base_url=youtube_base_url.rstrip("/"), rate_limit=rate_limit_kb * 1024)
     with RichProgress() as progress:
-        rows = read_manifest(_local(settings, manifest, progress)) if manifest else []
+        rows = read_manifest(local_input(manifest, settings.data_path, progress)) if manifest else []
         report = collect_assets(store, content_store(settings), _modalities(modality), manifest=rows,
                                 sources=sources, options=options, progress=progress)
     if as_json:
@@ -158,7 +140,7 @@ def assets(settings: Settings, modality, manifest, sources, max_mb, workers, ret
 @click.option("--audio", "audio_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def features(settings: Settings, text_spec, image_spec, video_spec, audio_spec, batch_size, device, as_json):
     """Encode fetched assets into vectors (stored per asset and encoder; re-runs skip what is done).

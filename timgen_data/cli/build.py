@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from timgen_data.cli.common_options import force_option, json_option
 from timgen_data.cli.options import EngineChoice, EpochOrDate, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
-from timgen_data.cli.render import console, print_mapping
+from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.labeling import SCENARIOS
 from timgen_data.output_folder import protected_folders
@@ -29,13 +31,13 @@ from timgen_data.settings import remember_build
 @click.option("--k-core", type=int, default=0, show_default=True, help="Iteratively keep users and items with >= K interactions.")
 @click.option("--source", "sources", multiple=True, metavar="NAMESPACE",
               help="Only these sources (e.g. movielens-1m); repeatable. Default: all with labels for the scenario.")
-@click.option("--force", is_flag=True,
-              help="Replace OUT even if it holds files build did not write (never the data dir, the store's "
-                   "folder or another command's output).")
+@force_option("Replace OUT even if it holds files build did not write (never the data dir, the store's "
+              "folder or another command's output).")
+@json_option()
 @engine_options
 @pass_settings
 def build(settings: Settings, out: Path, scenario, split, split_file, valid_start, test_start, min_interactions, k_core,
-          sources, force, engine: EngineChoice):
+          sources, force, as_json, engine: EngineChoice):
     """Build a Hugging Face dataset (Parquet + card) of per-user chronological sequences.
 
     OUT must be new, empty, or a dataset build wrote before (it is then replaced whole).
@@ -64,6 +66,9 @@ def build(settings: Settings, out: Path, scenario, split, split_file, valid_star
         with RichProgress() as progress:
             result = build_dataset(store, out, options, progress=progress, force=force, protect=protect)
     remember_build(settings.data_path, result.path)
+    if as_json:
+        print_json(asdict(result))
+        return
     stats = result.statistics
     print_mapping(f"dataset: {result.path}", {
         "users": stats["users"], "items": stats["items"], "interactions": stats["interactions"],

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import click
 
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
-from timgen_data.cli.render import console, print_mapping
+from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.demo.run import run_demo
 from timgen_data.output_folder import protected_folders
 
 
 @click.command()
 @click.option("--no-train", is_flag=True, help="Stop after build; do not train the small TIMGen model.")
+@json_option()
 @pass_settings
-def demo(settings: Settings, no_train: bool) -> None:
+def demo(settings: Settings, no_train: bool, as_json: bool) -> None:
     """Run collect → label → build → train offline on a generated MovieLens-format corpus.
 
     Needs no network: the corpus is served from a loopback HTTP server. Everything goes
@@ -28,6 +32,15 @@ def demo(settings: Settings, no_train: bool) -> None:
     with RichProgress() as progress:
         result = run_demo(settings.data_path, progress=progress, train_model=not no_train,
                           protect=protected_folders(settings.data_dir, settings.db))
+    if as_json:
+        print_json({
+            "folder": result.folder, "store": result.store_url, "collect": result.collect.as_dict(),
+            "assets": result.assets.as_dict() if result.assets else None,
+            "features": result.features.as_dict() if result.features else None,
+            "label": asdict(result.label), "build": asdict(result.build),
+            "model": asdict(result.model) if result.model is not None else None,
+        })
+        return
     stats = result.build.statistics
     print_mapping("demo: collect → align → label → build", {
         "store": result.store_url,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.common_options import force_option, json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import print_json, print_mapping
@@ -20,10 +21,9 @@ from timgen_data.settings import last_build
               help="Dataset folder written by `timgen-data build` (default: the last one built with this data dir).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True, help="Target toolkit layout.")
 @click.option("--name", help="Dataset name: the folder and file prefix (default: the dataset folder's name).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@click.option("--force", is_flag=True,
-              help="Replace OUT/<name> even if it holds files export did not write (never another command's "
-                   "output, the data dir or the store's folder).")
+@json_option()
+@force_option("Replace OUT/<name> even if it holds files export did not write (never another command's "
+              "output, the data dir or the store's folder).")
 @pass_settings
 def export(settings: Settings, out: Path, dataset_dir: Path | None, fmt: str, name: str | None,
            as_json: bool, force: bool) -> None:

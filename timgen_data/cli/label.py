@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.options import EngineChoice, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
-from timgen_data.cli.render import print_mapping
+from timgen_data.cli.render import print_json, print_mapping
 from timgen_data.labeling import SCENARIOS, label_store, load_weights
 
 
 @click.command()
 @click.option("--scenario", type=click.Choice(SCENARIOS), default="movie", show_default=True)
 @click.option("--weights", type=click.Path(path_type=Path), help="TOML file of formula weights (see README).")
+@json_option()
 @engine_options
 @pass_settings
-def label(settings: Settings, scenario: str, weights: Path | None, engine: EngineChoice) -> None:
+def label(settings: Settings, scenario: str, weights: Path | None, as_json: bool, engine: EngineChoice) -> None:
     """Compute per-scenario score and class labels for stored interactions.
 
     \b
@@ -37,6 +40,9 @@ def label(settings: Settings, scenario: str, weights: Path | None, engine: Engin
     else:
         with RichProgress() as progress:
             report = label_store(store, scenario, score_weights, progress=progress)
+    if as_json:
+        print_json(asdict(report))
+        return
     print_mapping(f"labels: {scenario}", {
         "interactions considered": report.considered,
         "labels written": report.labeled,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import click
 
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping, print_records
@@ -68,10 +70,11 @@ def _epoch_line(entry: dict) -> None:
 @click.option("--overwrite", is_flag=True,
               help="Replace the run in --out with a new one (the earlier run stays until the new one finishes).")
 @click.option("--revision", help="Hub revision when DATASET is a Hub id.")
+@json_option("Print the summary as JSON (no line per epoch).")
 @config_options
 @pass_settings
-def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revision, config_path, overrides, epochs,
-          batch_size, learning_rate, seed, device) -> None:
+def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revision, as_json, config_path, overrides,
+          epochs, batch_size, learning_rate, seed, device) -> None:
     """Train TIMGen on a dataset folder written by `build`, or a Hub dataset id.
 
     --out must be new or empty; a run already there is continued with --resume or
@@ -94,20 +97,24 @@ def train(settings: Settings, dataset, out_dir, variant, resume, overwrite, revi
     config = variant_config(variant, config_path, _overrides(overrides, epochs, batch_size, learning_rate, seed, device))
     with RichProgress() as progress:
         result = train_model(dataset, out_dir, config, variant=variant, resume=resume, overwrite=overwrite,
-                             protect=protect, progress=progress, on_epoch=_epoch_line, revision=revision)
+                             protect=protect, progress=progress, on_epoch=None if as_json else _epoch_line,
+                             revision=revision)
     if not result.main_process:
         return  # the main process of a multi-process run reports for all of them
+    written = {"metrics": out_dir / "metrics.json", "checkpoint": out_dir / "checkpoint.pt"}
+    if as_json:
+        print_json({"variant": variant, **asdict(result), "written": {**written, **result.plots}})
+        return
     _metrics_table(f"{variant}: best epoch {result.best_epoch}",
                    [("validation", result.metrics["validation"]), ("test", result.metrics["test"])])
-    print_mapping("written", {"metrics": out_dir / "metrics.json", "checkpoint": out_dir / "checkpoint.pt",
-                              **{name: path for name, path in result.plots.items()}})
+    print_mapping("written", {**written, **result.plots})
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--split", type=click.Choice(["test", "validation"]), default="test", show_default=True)
 @click.option("--dataset", help="The dataset, when it has moved since training (checked by fingerprint).")
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@json_option("Print the metrics as JSON.")
 def evaluate(run_dir: Path, split: str, dataset: str | None, as_json: bool) -> None:
     """Evaluate a trained run: RMSE/MAE, accuracy/macro-F1, HR@10/NDCG@10 (full ranking).
 
@@ -118,20 +125,14 @@ def evaluate(run_dir: Path, split: str, dataset: str | None, as_json: bool) -> N
       timgen-data evaluate runs/ml100k
       timgen-data evaluate runs/ml100k --split validation --json
     """
-    from timgen_model.checkpoint import load_checkpoint
-    from timgen_model.evaluation import evaluate_network
-    from timgen_model.generation import load_run_data
+    from timgen_model.run_evaluation import evaluate_run
 
-    checkpoint = load_checkpoint(run_dir)
-    data = load_run_data(checkpoint, dataset)
-    result = evaluate_network(checkpoint.build_model(), data, split, loss_weights=checkpoint.config.loss,
-                              batch_size=checkpoint.config.train.eval_batch_size)
-    metrics = {"variant": checkpoint.variant, "split": split, "epoch": checkpoint.epoch, **result.metrics}
-    (run_dir / f"evaluation-{split}.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    evaluation = evaluate_run(run_dir, split, dataset)
+    metrics = evaluation.metrics
     if as_json:
         print_json(metrics)
         return
-    _metrics_table(f"{checkpoint.variant} on {split} ({result.metrics['targets']} targets)", [(checkpoint.variant, metrics)])
+    _metrics_table(f"{evaluation.variant} on {split} ({metrics['targets']} targets)", [(evaluation.variant, metrics)])
 
 
 @click.command()
@@ -140,7 +141,7 @@ def evaluate(run_dir: Path, split: str, dataset: str | None, as_json: bool) -> N
 @click.option("--top-k", type=int, default=10, show_default=True)
 @click.option("--include-seen", is_flag=True, help="Also recommend items the user already interacted with.")
 @click.option("--dataset", help="The dataset, when it has moved since training (checked by fingerprint).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option("Print the result as JSON.")
 def generate(run_dir: Path, user_id: str, top_k: int, include_seen: bool, dataset: str | None, as_json: bool) -> None:
     """Personalized output for one user: next items with predicted scores, likely next class,
     and the modality weights behind them.
@@ -173,10 +174,11 @@ def generate(run_dir: Path, user_id: str, top_k: int, include_seen: bool, datase
 @click.option("--variant", "variants", multiple=True,
               help="Only these network variants (repeatable). Default: TIMGen, its ablations and SASRec-style.")
 @click.option("--no-rating-baselines", is_flag=True, help="Skip global mean, biases and biased MF.")
+@json_option("Print the results as JSON (no line per model).")
 @config_options
 @pass_settings
-def experiment(settings: Settings, out_dir, dataset, variants, no_rating_baselines, config_path, overrides, epochs,
-               batch_size, learning_rate, seed, device) -> None:
+def experiment(settings: Settings, out_dir, dataset, variants, no_rating_baselines, as_json, config_path, overrides,
+               epochs, batch_size, learning_rate, seed, device) -> None:
     """Baselines and the paper's three experiments on one split: static vs dynamic
     (mean pooling), modality ablations, and the latent map.
 
@@ -199,8 +201,11 @@ def experiment(settings: Settings, out_dir, dataset, variants, no_rating_baselin
         result = run_experiment(dataset, out_dir, config_path=config_path,
                                 overrides=_overrides(overrides, epochs, batch_size, learning_rate, seed, device),
                                 variants=list(variants) or None, include_rating_baselines=not no_rating_baselines,
-                                progress=progress, on_model=report,
+                                progress=progress, on_model=None if as_json else report,
                                 protect=protected_folders(settings.data_dir, settings.db))
+    if as_json:
+        print_json(asdict(result))
+        return
     _metrics_table("test split", [(row["model"], row["test"]) for row in result.rows])
     if result.targets:
         print_records("targets", [{"target": c["target"], "met": "yes" if c["met"] else "no", "figures": c["detail"]}

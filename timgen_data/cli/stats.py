@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.render import print_json, print_mapping, print_records
 from timgen_data.store import store_stats
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option("Print as JSON.")
 @pass_settings
 def stats(settings: Settings, as_json: bool) -> None:
     """Show what is in the store: tables, sources, interactions per action, labels.

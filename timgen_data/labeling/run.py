@@ -102,7 +102,7 @@ def finish_run(store: Store, report: LabelReport, weights: ScoreWeights) -> Labe
             conn, "SELECT MIN(score), MAX(score) FROM labels WHERE scenario = :scenario", params
         )
         classes = [c for (c,) in fetch_rows(conn, "SELECT DISTINCT class FROM labels WHERE scenario = :scenario", params)]
-        report.classes = class_vocabulary(scenario, classes)
+        report.classes = class_vocabulary(classes)
         report.unknown_classes = unknown_classes(scenario, report.classes)
         save_cursor(conn, STATE_COLLECTOR, scenario, {
             "weights": weights.fingerprint(), "settings": weights.model_dump(),

@@ -29,13 +29,13 @@ VIDEO_CATEGORIES = (
 KNOWN_CLASSES = {"movie": MOVIE_GENRES, "ecommerce": PRODUCT_CATEGORIES, "video": VIDEO_CATEGORIES}
 
 
-def class_vocabulary(scenario: str, observed: Iterable[str | None] = ()) -> list[str]:
-    """Sorted vocabulary: the scenario's known classes that occur, plus any others observed.
+def class_vocabulary(observed: Iterable[str | None] = ()) -> list[str]:
+    """Sorted vocabulary: the classes observed, whatever the scenario.
 
     Only observed classes are kept so a model's class head has no dead outputs; the known
-    lists exist to spot typos (a class outside them is still kept).
+    lists exist to spot typos (see :func:`unknown_classes`; a class outside them is still kept).
 
-    >>> class_vocabulary("movie", ["Drama", "Comedy", None, "Drama"])
+    >>> class_vocabulary(["Drama", "Comedy", None, "Drama"])
     ['Comedy', 'Drama']
     """
     return sorted({c for c in observed if c})

@@ -44,7 +44,6 @@ from timgen_data.toml_config import read_toml, validate_toml
 
 # Named time formats; anything else must be a strftime pattern.
 TIME_FORMATS = ("auto", "iso8601", "epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
-FILE_FORMATS = ("auto", "csv", "jsonl", "parquet")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

@@ -74,10 +74,6 @@ def next_call(request: YouTubeRequest, cursor: dict[str, Any]) -> tuple[str, dic
     return None
 
 
-def comment_video(cursor: dict[str, Any]) -> str:
-    return cursor["stored"][cursor["comments"]["index"]]
-
-
 def after_listing(
     request: YouTubeRequest, cursor: dict[str, Any], ids: list[str], next_token: str | None
 ) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.common_options import force_option, json_option
 from timgen_data.cli.options import EngineChoice, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.events import collect_events, load_mapping
@@ -19,8 +21,8 @@ from timgen_data.collectors.events import collect_events, load_mapping
 @click.option("--mapping", required=True, type=click.Path(path_type=Path), metavar="TOML",
               help="How your columns map to ours (see above).")
 @click.option("--name", metavar="NAME", help="The namespace events-<NAME> (overrides the mapping's name).")
-@click.option("--force", is_flag=True, help="Download URLs again and re-read files stored before.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@force_option("Download URLs again and re-read files stored before.")
+@json_option()
 @engine_options
 @pass_settings
 def events(settings: Settings, paths, more, mapping, name, force, as_json, engine: EngineChoice):
@@ -57,9 +59,6 @@ def events(settings: Settings, paths, more, mapping, name, force, as_json, engin
       timgen-data collect events --engine spark --spark-master yarn \\
         --path 's3a://lake/logs/2026/*/*.parquet' --mapping mapping.toml
     """
-    # Imported here: cli/collect.py imports this module at its end, after show_report exists.
-    from timgen_data.cli.collect import show_report
-
     parsed = load_mapping(mapping, name=name)
     store = settings.open_store()
     if engine.spark:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from timgen_data.cli.collect.report import partial_report_on_rate_limit, show_report
+from timgen_data.cli.common_options import base_url_option, credentials_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console
@@ -17,7 +17,6 @@ from timgen_data.collectors.twitter import (
     collect_twitter,
     replay_twitter,
 )
-from timgen_data.errors import RateLimitError
 
 
 @click.command("twitter")
@@ -29,17 +28,15 @@ from timgen_data.errors import RateLimitError
               help="Posts per query or user in one run (and likers per post with --engagement); "
                    "a re-run continues where this stopped.")
 @click.option("--engagement", is_flag=True, help="Also collect each post's liking users as `like` interactions.")
-@click.option("--base-url", default=DEFAULT_BASE_URL, show_default=True, metavar="URL",
-              help="The X API root (a proxy or a test server).")
-@click.option("--credentials", "credentials_file", type=click.Path(dir_okay=False, path_type=Path),
-              help=f"A file holding the bearer token (default: ${TOKEN_ENV}).")
+@base_url_option("The X API root (a proxy or a test server).", default=DEFAULT_BASE_URL)
+@credentials_option(f"A file holding the bearer token (default: ${TOKEN_ENV}).", must_exist=False)
 @click.option("--max-wait", type=click.FloatRange(min=0), default=900, show_default=True, metavar="SECONDS",
               help="Longest wait for a rate limit to reset; a longer one stops the run (re-run to resume).")
-@click.option("--load", "load", type=click.Path(dir_okay=False, path_type=Path),
-              help="Replay a raw file saved by earlier runs (<data dir>/raw/twitter/*.jsonl) instead of the API.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@load_option("Replay a raw file saved by earlier runs (<data dir>/raw/twitter/*.jsonl) instead of the API.",
+             must_exist=False)
+@json_option()
 @pass_settings
-def twitter(settings: Settings, query, users, since, until, max_results, engagement, base_url, credentials_file,
+def twitter(settings: Settings, query, users, since, until, max_results, engagement, base_url, credentials,
             max_wait, load, as_json):
     """Collect posts, authors, media and (optionally) likes from the X API v2.
 
@@ -61,25 +58,18 @@ def twitter(settings: Settings, query, users, since, until, max_results, engagem
     if load is not None and (query or users):
         raise click.UsageError("--load replays what a raw file holds; leave out --query and --users")
     store = settings.open_store()
-    with RichProgress() as progress:
+    with partial_report_on_rate_limit(lambda partial: _show(partial, as_json)), RichProgress() as progress:
         if load is not None:
             report = replay_twitter(store, load, progress=progress)
         else:
             request = XRequest.build(query=query, users=users or (), since=since, until=until,
                                      max_results=max_results, engagement=engagement)
-            try:
-                report = collect_twitter(store, request, data_dir=settings.data_path, base_url=base_url,
-                                         credentials_file=credentials_file, max_wait=max_wait, progress=progress)
-            except RateLimitError as exc:
-                if isinstance(exc.report, XReport):
-                    _show(exc.report, as_json)
-                raise
+            report = collect_twitter(store, request, data_dir=settings.data_path, base_url=base_url,
+                                     credentials_file=credentials, max_wait=max_wait, progress=progress)
     _show(report, as_json)
 
 
 def _show(report: XReport, as_json: bool) -> None:
-    from timgen_data.cli.collect import show_report  # collect.py imports this module at its end
-
     show_report(report, as_json)
     if not as_json:
         for note in report.notes:

@@ -9,12 +9,14 @@ import click
 from timgen_data.alignment.assets import FetchOptions, collect_assets
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders.base import MODALITIES
+from timgen_data.cli.collect.report import partial_report_on_rate_limit, show_report
+from timgen_data.cli.common_options import base_url_option, force_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.collectors.imdb import DEFAULT_TITLE_TYPES, DUMPS, collect_imdb_dumps, crawl_titles
 from timgen_data.collectors.imdb.run import CrawlReport
-from timgen_data.errors import RateLimitError, UsageError
+from timgen_data.errors import UsageError
 
 ASSETS_FOLDER = "assets"
 
@@ -34,23 +36,21 @@ def _names(value: str | None) -> list[str]:
               help="Also crawl each title's user reviews (with --load: as the saved crawl did).")
 @click.option("--max-review-pages", type=click.IntRange(min=1), default=5, show_default=True,
               help="Review pages per title at most (each 'load more' is a page).")
-@click.option("--base-url", metavar="URL",
-              help="The dumps' mirror (default https://datasets.imdbws.com) or the site's (default https://www.imdb.com).")
+@base_url_option("The dumps' mirror (default https://datasets.imdbws.com) or the site's (default https://www.imdb.com).")
 @click.option("--delay", type=click.FloatRange(min=0), default=1.0, show_default=True,
               help="Seconds between page requests (AutoThrottle waits longer when the site is slow).")
 @click.option("--user-agent", metavar="UA",
               help="User-Agent for the crawl (default: timgen-data/<version> (+research dataset builder)).")
 @click.option("--http-cache", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Cache pages here and reuse them (for development).")
-@click.option("--load", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
-              help="Replay pages a live crawl saved (raw/imdb/crawl-*.jsonl) instead of the network.")
+@load_option("Replay pages a live crawl saved (raw/imdb/crawl-*.jsonl) instead of the network.", metavar="FILE")
 @click.option("--refresh", is_flag=True, help="Crawl titles again even if an earlier run finished them.")
 @click.option("--max-minutes", type=click.FloatRange(min=0, min_open=True), default=360, show_default=True,
               help="Stop the crawl after this long (a re-run resumes).")
 @click.option("--media", metavar="MODALITIES",
               help=f"Fetch the media found ({','.join(MODALITIES)}) now instead of with `align assets`.")
-@click.option("--force", is_flag=True, help="Download the dumps again and store them again even if done before.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@force_option("Download the dumps again and store them again even if done before.")
+@json_option()
 @pass_settings
 def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max_review_pages, base_url, delay,
          user_agent, http_cache, load, refresh, max_minutes, media, force, as_json):
@@ -74,24 +74,18 @@ def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max
     if unknown:
         raise UsageError(f"--media: unknown modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
     store = settings.open_store()
-    with RichProgress() as progress:
+    with partial_report_on_rate_limit(lambda partial: _show(partial, None, as_json)), RichProgress() as progress:
         if dumps:
             report = collect_imdb_dumps(
                 store, _names(dumps), data_dir=settings.data_path, base_url=base_url, from_file=from_file,
                 title_types=_names(title_types), force=force, progress=progress,
             )
         else:
-            try:
-                report = crawl_titles(
-                    store, _names(titles), data_dir=settings.data_path, base_url=base_url, reviews=reviews,
-                    max_review_pages=max_review_pages, delay=delay, user_agent=user_agent, http_cache=http_cache,
-                    load=load, refresh=refresh, time_limit=max_minutes * 60, progress=progress,
-                )
-            except RateLimitError as exc:
-                # What was collected is stored; show it, then the error says when to resume (exit 3).
-                if isinstance(exc.report, CrawlReport):
-                    _show(exc.report, None, as_json)
-                raise
+            report = crawl_titles(
+                store, _names(titles), data_dir=settings.data_path, base_url=base_url, reviews=reviews,
+                max_review_pages=max_review_pages, delay=delay, user_agent=user_agent, http_cache=http_cache,
+                load=load, refresh=refresh, time_limit=max_minutes * 60, progress=progress,
+            )
         assets = None
         if modalities:
             assets = collect_assets(store, ContentStore(settings.data_path / ASSETS_FOLDER), modalities,
@@ -100,9 +94,6 @@ def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max
 
 
 def _show(report, assets, as_json: bool) -> None:
-    # Imported here: collect.py imports this module while it is being defined.
-    from timgen_data.cli.collect import show_report
-
     if as_json:
         print_json({**report.as_dict(), **({"assets": assets.as_dict()} if assets else {})})
         return

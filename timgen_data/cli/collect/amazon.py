@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.common_options import base_url_option, force_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.amazon import RELEASES, collect_amazon
@@ -16,12 +16,12 @@ from timgen_data.collectors.amazon import RELEASES, collect_amazon
               help="Which release: 2023 (McAuley Lab, ms timestamps) or 2018 (amazon_v2).")
 @click.option("--category", required=True, metavar="NAME", help="The category file to collect, e.g. All_Beauty.")
 @click.option("--meta", is_flag=True, help="Also collect item metadata (titles, descriptions, classes, media URLs).")
-@click.option("--base-url", metavar="URL", help="The release's root on a mirror (default: the release's home).")
-@click.option("--from-file", "--load", "from_file", type=click.Path(exists=True, path_type=Path),
-              help="A local reviews file, or a folder holding the release's files, instead of downloading "
-                   "(the downloaded files are the raw copy a run can be replayed from).")
-@click.option("--force", is_flag=True, help="Download again and re-read from the first line.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@base_url_option("The release's root on a mirror (default: the release's home).")
+@load_option("A local reviews file, or a folder holding the release's files, instead of downloading "
+             "(the downloaded files are the raw copy a run can be replayed from).",
+             names=("--from-file", "--load"), dest="from_file", folders=True)
+@force_option("Download again and re-read from the first line.")
+@json_option()
 @pass_settings
 def amazon(settings: Settings, release, category, meta, base_url, from_file, force, as_json):
     """Collect Amazon reviews (as `comment` interactions, plus `purchase` when verified) and,
@@ -39,8 +39,4 @@ def amazon(settings: Settings, release, category, meta, base_url, from_file, for
     with RichProgress() as progress:
         report = collect_amazon(store, release, category, data_dir=settings.data_path, meta=meta, base_url=base_url,
                                 from_file=from_file, force=force, progress=progress)
-    from timgen_data.cli.collect import (
-        show_report,  # the shared renderer; imported late: collect imports us
-    )
-
     show_report(report, as_json)

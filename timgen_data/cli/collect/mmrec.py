@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.common_options import json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.collectors.mmrec import collect_mmrec
@@ -15,7 +17,7 @@ from timgen_data.collectors.mmrec import collect_mmrec
 @click.option("--path", "folder", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               metavar="DIR", help="The MMRec folder (<name>.inter, u_/i_id_mapping.csv, image_/text_feat.npy).")
 @click.option("--name", metavar="NAME", help="The dataset name: <name>.inter (default: the folder's name).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option()
 @pass_settings
 def mmrec(settings: Settings, folder, name, as_json):
     """Store an MMRec dataset: interactions, original ids and feature vectors.
@@ -27,9 +29,6 @@ def mmrec(settings: Settings, folder, name, as_json):
     Example:
       timgen-data collect mmrec --path data/baby
     """
-    # Imported here: cli/collect.py imports this module at its end, after show_report exists.
-    from timgen_data.cli.collect import show_report
-
     store = settings.open_store()
     with RichProgress() as progress:
         report = collect_mmrec(store, folder, name=name, data_dir=settings.data_path, progress=progress)

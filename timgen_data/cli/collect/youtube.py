@@ -3,11 +3,11 @@ YouTube Data API v3, media through yt-dlp."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from timgen_data.alignment.assets import FetchOptions
+from timgen_data.cli.collect.report import show_report
+from timgen_data.cli.common_options import base_url_option, credentials_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console
@@ -42,15 +42,12 @@ def _split(value: str | None) -> list[str]:
               help="At most this many pages of 100 comment threads per video.")
 @click.option("--daily-quota", type=click.IntRange(1), default=DEFAULT_DAILY_QUOTA, show_default=True,
               help="Quota units this key may spend per day; the run stops cleanly before passing it.")
-@click.option("--credentials", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help=f"A file holding the API key (or JSON {{\"api_key\": …}}); default ${API_KEY_ENV}.")
-@click.option("--base-url", metavar="URL",
-              help="The API's root (default https://youtube.googleapis.com/): a proxy or mirror.")
+@credentials_option(f"A file holding the API key (or JSON {{\"api_key\": …}}); default ${API_KEY_ENV}.")
+@base_url_option("The API's root (default https://youtube.googleapis.com/): a proxy or mirror.")
 @click.option("--media-base-url", metavar="URL",
               help="Where yt-dlp fetches watch pages (default https://www.youtube.com).")
-@click.option("--load", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Replay raw responses a live run saved (under <data dir>/raw/youtube/) instead of the network.")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@load_option("Replay raw responses a live run saved (under <data dir>/raw/youtube/) instead of the network.")
+@json_option()
 @pass_settings
 def youtube(settings: Settings, videos, query, channel, playlist, comments, media, max_results, max_comment_pages,
             daily_quota, credentials, base_url, media_base_url, load, as_json):
@@ -90,8 +87,6 @@ def youtube(settings: Settings, videos, query, channel, playlist, comments, medi
             store, request, data_dir=settings.data_path, api_key=api_key, base_url=base_url, load=load,
             daily_quota=daily_quota, media=_split(media), media_options=options, progress=progress,
         )
-    from timgen_data.cli.collect import show_report  # the shared renderer; imported late: collect imports us
-
     show_report(report, as_json)
     if as_json:
         return
