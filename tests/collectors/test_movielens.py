@@ -192,7 +192,7 @@ _KILLER = """
 import os, signal, sys
 from pathlib import Path
 from timgen_data.collectors.movielens import collect_movielens
-from timgen_data.progress import SilentProgress
+from timgen_common.progress import SilentProgress
 from timgen_data.store import Store
 
 class KillAfterTwoChunks(SilentProgress):

@@ -14,7 +14,7 @@ import pytest
 from conftest import zip_folder
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus
-from timgen_data.progress import SilentProgress
+from timgen_common.progress import SilentProgress
 from timgen_data.store import Store, fetch_rows
 
 # What the store held after collecting the real releases before ratings were streamed

@@ -29,7 +29,7 @@ from timgen_data.dataset.export.dataset_files import open_dataset
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus
 from timgen_data.errors import NothingToDoError
 from timgen_data.labeling import label_store
-from timgen_data.output_folder import MARKER
+from timgen_common.output_folder import MARKER
 from timgen_data.store import Store
 
 SPLITS = ("train", "validation", "test")

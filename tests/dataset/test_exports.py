@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from tests.support.contract import drifting_histories, genre_embeddings, write_contract
 from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.dataset.export import export_dataset
-from timgen_data.output_folder import MARKER
+from timgen_common.output_folder import MARKER
 from timgen_data.cli import cli
 from timgen_data.cli.export import export
 from timgen_data.collectors.movielens import collect_movielens

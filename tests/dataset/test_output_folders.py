@@ -21,7 +21,7 @@ from support.small_disk import small_disk
 from timgen_data.dataset import build_dataset
 from timgen_data.errors import OutputFolderError
 from timgen_data.labeling import label_store
-from timgen_data.output_folder import MARKER, OutputFolder
+from timgen_common.output_folder import MARKER, OutputFolder
 from timgen_data.store import Store
 
 

@@ -23,7 +23,7 @@ _KILLER = """
 import os, signal, sys
 import timgen_data.labeling.run as run
 from timgen_data.labeling import ScoreWeights, label_store
-from timgen_data.progress import SilentProgress
+from timgen_common.progress import SilentProgress
 from timgen_data.store import Store
 
 class KillAfterFirstChunk(SilentProgress):

@@ -11,7 +11,7 @@ from support.cli_process import assert_fails_in_one_line, invoke_cli
 from support.contract import drifting_histories, write_contract
 
 from timgen_data.errors import OutputFolderError
-from timgen_data.output_folder import MARKER
+from timgen_common.output_folder import MARKER
 from timgen_model.checkpoint import BEST, LAST, load_checkpoint
 from timgen_model.config import load_run_config
 from timgen_model.training import train

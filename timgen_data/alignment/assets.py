@@ -37,7 +37,7 @@ from timgen_data.alignment.youtube_media import MediaRequest, fetch_media, youtu
 from timgen_data.downloads.download import client_scope
 from timgen_data.errors import AssetError, ConfigError, NothingToDoError
 from timgen_data.modalities import MODALITIES
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows
 from timgen_data.store.assets import FAILED, OK, PENDING, YOUTUBE_SCHEME, add_pending_assets
 

@@ -22,7 +22,7 @@ from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.decode import load_audio, sample_video_frames, decode_image
 from timgen_data.alignment.encoders.base import Encoder, encoder_key
 from timgen_data.errors import DecodeError, NothingToDoError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, upsert_rows
 
 MAX_TEXT_CHARS = 20_000

@@ -36,7 +36,7 @@ from timgen_data.downloads.retry import (
     retry_after,
     with_retries,
 )
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 MAX_RETRY_AFTER = 60.0  # a server asking for longer is treated as asking for this long

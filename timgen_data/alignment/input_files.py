@@ -7,7 +7,7 @@ from pathlib import Path
 
 from timgen_data.downloads.download import download
 from timgen_data.errors import UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 DOWNLOADS_FOLDER = Path("downloads") / "alignment"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from timgen_data.alignment.input_files import local_input
 from timgen_data.alignment.links import LinkReport, link_items
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store
 
 UNMATCHED_CSV = Path("reports") / "links-unmatched.csv"

@@ -25,7 +25,7 @@ from timgen_data.alignment.titles import TitleKey, normalize_title
 from timgen_data.alignment.trailers import TrailerRejection, read_trailer_file
 from timgen_data.errors import NothingToDoError
 from timgen_data.imdb_basics import BasicsReadReport, iter_title_basics
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, upsert_rows
 
 IMDB, YOUTUBE = "imdb", "youtube"

@@ -27,7 +27,7 @@ from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.fetch import DEFAULT_MAX_BYTES, FetchOutcome, human_size
 from timgen_data.alignment.sniff import SNIFF_BYTES, fits_modality, sniff
 from timgen_data.errors import AssetError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 MEDIA_MODALITIES = ("video", "audio")
 AUDIO_SAMPLE_RATE = 16_000  # what timgen_data.alignment.encoders expect; see encoders.base

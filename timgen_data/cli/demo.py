@@ -11,7 +11,7 @@ from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.demo.run import run_demo
-from timgen_data.output_folder import protected_folders
+from timgen_common.output_folder import protected_folders
 
 
 @click.command()

@@ -13,7 +13,7 @@ from timgen_data.cli.common_options import json_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping, print_records
-from timgen_data.output_folder import protected_folders
+from timgen_common.output_folder import protected_folders
 
 METRIC_COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen")
 

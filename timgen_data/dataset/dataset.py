@@ -1,7 +1,7 @@
 """``build``: store → a Hugging Face dataset folder (Parquet configs + dataset card).
 
 The folder is written to a hidden staging folder beside it and swapped into place (see
-:mod:`timgen_data.output_folder`), so an interrupted or failed build never leaves a
+:mod:`timgen_common.output_folder`), so an interrupted or failed build never leaves a
 half-written dataset and keeps the previous one; equal inputs give byte-identical Parquet.
 Only a folder build wrote itself is replaced.
 
@@ -39,8 +39,8 @@ from timgen_data.dataset.users import users_table
 from timgen_data.disk_space import disk_full_error, is_disk_full
 from timgen_data.errors import NothingToDoError, UsageError
 from timgen_data.labeling.scenarios import SCENARIOS
-from timgen_data.output_folder import OutputFolder, Protected, protected_folders, store_folder
-from timgen_data.progress import SILENT, Progress
+from timgen_common.output_folder import OutputFolder, Protected, protected_folders, store_folder
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, in_clause
 from timgen_data.store.batches import Snapshot, snapshot
 

@@ -22,7 +22,7 @@ from timgen_data.dataset.split_file import lacking_rows_error, open_split_file
 from timgen_data.dataset.splits import SPLITS, SplitRows, given_split, leave_last_out, time_split
 from timgen_data.dataset.statistics import DatasetTally
 from timgen_data.dataset.tables import INTERACTIONS_SCHEMA, ChunkColumns, RepeatedText, SplitPart, join_parts
-from timgen_data.progress import Progress
+from timgen_common.progress import Progress
 from timgen_data.store.batches import Snapshot
 
 

@@ -49,8 +49,8 @@ from timgen_data.dataset.spark_splits import POSITION_COLUMNS, user_sequences, w
 from timgen_data.dataset.splits import SPLITS, SplitRows, check_time_cuts, given_split, leave_last_out, time_split
 from timgen_data.dataset.statistics import DatasetTally
 from timgen_data.dataset.tables import INTERACTIONS_SCHEMA, ChunkColumns, RepeatedText, SplitPart, join_parts
-from timgen_data.output_folder import Protected
-from timgen_data.progress import SILENT, Progress
+from timgen_common.output_folder import Protected
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store
 
 if TYPE_CHECKING:

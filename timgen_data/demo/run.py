@@ -27,8 +27,8 @@ from timgen_data.demo.corpus import CorpusSpec, generate_corpus, write_md5_sidec
 from timgen_data.demo.media import manifest_rows, write_demo_media
 from timgen_data.demo.server import LocalFileServer
 from timgen_data.labeling import LabelReport, label_store
-from timgen_data.output_folder import OutputFolder, Protected, protected_folders
-from timgen_data.progress import SILENT, Progress
+from timgen_common.output_folder import OutputFolder, Protected, protected_folders
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store
 
 DEMO_SPEC = CorpusSpec(users=300, items=400, ratings=20_000, seed=7, layout="latest-small")

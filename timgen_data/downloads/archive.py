@@ -30,7 +30,7 @@ from timgen_data.disk_space import disk_full_error, ensure_room, human_bytes, is
 from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download_limits import UnpackLimits, current_unpack_limits
 from timgen_data.errors import ArchiveError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 MARKER = ".extracted"
 # Not content: our marker, and the resource-fork folder macOS adds to zips it makes.

@@ -63,7 +63,7 @@ from timgen_data.downloads.retry import (
     with_retries,
 )
 from timgen_data.errors import ChecksumMismatchError, DownloadError, DownloadLimitError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 SMALL_TEXT_BYTES = 1_000_000  # what fetch_text accepts: a published checksum, not a release

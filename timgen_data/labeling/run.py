@@ -25,7 +25,7 @@ from timgen_data.labeling.scenarios import LABELLED_ACTIONS, SCENARIOS, compute_
 from timgen_data.labeling.user_chunks import count_rows, user_chunks
 from timgen_data.labeling.vocabulary import class_vocabulary, unknown_classes
 from timgen_data.labeling.weights import ScoreWeights
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import LABEL_CURSOR, Store, load_cursor, save_cursor, upsert_rows
 from timgen_data.store.query import fetch_rows
 

@@ -29,7 +29,7 @@ import pandas as pd
 from timgen_data.labeling.run import CHUNK_ROWS, LABEL_COLUMNS, LABEL_KEY, LabelReport, finish_run, note_writing, start_run
 from timgen_data.labeling.scenarios import ECOMMERCE_ACTIONS, LABELLED_ACTIONS, VIDEO_ACTIONS
 from timgen_data.labeling.weights import EcommerceWeights, ScoreWeights, VideoWeights
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.spark.store_tables import store_frames, write_store_rows
 from timgen_data.store import Store
 

@@ -32,7 +32,7 @@ from sqlalchemy import BigInteger, Float, Integer, LargeBinary, Text, text
 from sqlalchemy.engine import make_url
 
 from timgen_data.errors import StoreError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, models, upsert_rows
 from timgen_data.store.batches import DEFAULT_BATCH_ROWS, snapshot
 

@@ -32,7 +32,7 @@ from timgen_data.collectors.save import begin_source, finish_source, namespace_c
 from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import download
 from timgen_data.errors import TimeValueError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import (
     Store,
     fetch_rows,

@@ -51,7 +51,7 @@ from timgen_data.collectors.save import (
 from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import download
 from timgen_data.errors import ConfigError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import (
     Store,
     ids_of,

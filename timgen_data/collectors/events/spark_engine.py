@@ -56,7 +56,7 @@ from timgen_data.collectors.events.spark_convert import (
 from timgen_data.collectors.report import CollectReport, Rejection
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts
 from timgen_data.errors import MalformedInputError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, load_cursor, save_cursor
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import download
 from timgen_data.errors import UsageError
 from timgen_data.imdb_basics import BasicsReadReport, iter_title_basics
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor
 
 CHUNK_ROWS = 50_000

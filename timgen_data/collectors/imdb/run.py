@@ -48,7 +48,7 @@ from timgen_data.collectors.imdb.settings import CrawlOptions
 from timgen_data.collectors.report import CollectReport, Rejection, Rejections
 from timgen_data.collectors.save import begin_source, finish_source
 from timgen_data.errors import DownloadError, RateLimitError, StoreError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, load_cursor, to_json
 
 logger = logging.getLogger(__name__)

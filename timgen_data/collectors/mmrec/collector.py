@@ -42,7 +42,7 @@ from timgen_data.collectors.save import (
     save_users,
 )
 from timgen_data.errors import TimeValueError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, id_map, upsert_rows
 from timgen_data.timeline import normalize_epochs
 

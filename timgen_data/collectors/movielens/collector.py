@@ -41,7 +41,7 @@ from timgen_data.downloads.archive import extract_zip, extracted_matches, single
 from timgen_data.downloads.checksums import file_digests, folder_digest, parse_md5_file
 from timgen_data.downloads.download import download, fetch_text
 from timgen_data.errors import ChecksumMismatchError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor
 
 COLLECTOR = "movielens"

@@ -42,7 +42,7 @@ from timgen_data.collectors.twitter.spec import (
 from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import client_scope
 from timgen_data.errors import RateLimitError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, load_cursor, models
 
 PAGES_TASK = "X API pages"

@@ -41,7 +41,7 @@ from timgen_data.collectors.youtube.report import YouTubeReport
 from timgen_data.collectors.youtube.request import PAGE_SIZE, YouTubeRequest
 from timgen_data.collectors.youtube.save import NAMESPACE, save_comments, save_videos
 from timgen_data.errors import DownloadError, UsageError
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, load_cursor, models, save_cursor, to_json
 
 COLLECTOR = "youtube"

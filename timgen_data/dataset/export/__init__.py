@@ -2,7 +2,7 @@
 
 Both read the dataset contract only (never the store), so a dataset downloaded from the
 Hub exports the same way as one built locally. Output is written into a staging folder
-beside the target and swapped into place (see :mod:`timgen_data.output_folder`), so a
+beside the target and swapped into place (see :mod:`timgen_common.output_folder`), so a
 failed export never leaves half a folder; only a folder export wrote itself is replaced.
 
 The dataset is read a batch of users at a time and the files are written as it is read
@@ -21,8 +21,8 @@ from timgen_data.dataset.export.mmrec import write_mmrec
 from timgen_data.dataset.export.recbole import write_recbole
 from timgen_data.dataset.export.user_order import rows_in_export_order
 from timgen_data.errors import UsageError
-from timgen_data.output_folder import OutputFolder, Protected, protected_folders
-from timgen_data.progress import SILENT, Progress
+from timgen_common.output_folder import OutputFolder, Protected, protected_folders
+from timgen_common.progress import SILENT, Progress
 
 FORMATS = ("recbole", "mmrec")
 

@@ -22,7 +22,7 @@ from timgen_data.dataset.export.dataset_files import DatasetFiles
 from timgen_data.dataset.export.history import RowSource, Tally, natural_key, read_histories
 from timgen_data.dataset.export.items import feature_matrix, modalities_with_vectors
 from timgen_data.dataset.export.tsv import clean, header, integers, lines, numbers, write_lines
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 X_LABEL = {"train": 0, "validation": 1, "test": 2}
 FEATURES = {"image": "image_feat.npy", "text": "text_feat.npy"}

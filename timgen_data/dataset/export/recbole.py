@@ -22,7 +22,7 @@ from timgen_data.dataset.export.dataset_files import DatasetFiles
 from timgen_data.dataset.export.history import RowSource, Tally, read_histories
 from timgen_data.dataset.export.items import item_lines
 from timgen_data.dataset.export.tsv import clean, cleaned, header, integers, lines, numbers, write_lines
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 BENCHMARK = {"train": "train", "validation": "valid", "test": "test"}
 COLUMNS = ("item_ids", "timestamps", "actions", "values", "scores")

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from timgen_data.dataset.export.dataset_files import SPLITS, DatasetFiles
 from timgen_data.dataset.export.history import RowSource, natural_key
-from timgen_data.progress import SILENT, Progress
+from timgen_common.progress import SILENT, Progress
 
 BATCH_ROWS = 1024  # user rows per batch read from a shard
 BUCKET_POSITIONS = 2_000_000  # list positions (over all splits) per spill file range, about 80 MB in memory
