@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from timgen_data.cli import cli
-from timgen_data.cli.collect import SOURCES
+from timgen_data.sources import SOURCES
 
 PACKAGE = Path(__file__).resolve().parents[2] / "timgen_data" / "cli" / "collect"
 

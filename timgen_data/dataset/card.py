@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from timgen_data.citations import CITATIONS
 from timgen_data.dataset.splits import SPLITS
+from timgen_data.sources import SOURCES
 
 TIMGEN_CITATION = """@article{timgen,
   title  = {Temporal Interest-Driven Multimodal Personalized Content Generation},
@@ -54,7 +54,7 @@ def render_card(
         "and `... \"items\")`.\n",
         "## Sources and licenses\n",
         _table(["collector", "variant", "url", "sha256", "license"],
-               [[s["collector"], s["variant"], s["url"] or "local file", f"`{s['sha256'][:16]}…`", s["license"]]
+               [[s["collector"], s["variant"], s["url"] or "local file", f"`{s['sha256'][:16]}…`", _license(s)]
                 for s in sources]),
         "\nThe data keeps the license of its sources: check each before redistributing.\n",
         "## Build parameters\n",
@@ -85,10 +85,17 @@ def render_card(
            if any(c["config_name"] == "users" for c in front_matter["configs"]) else ""),
         "## Citation\n",
         "```bibtex\n" + "\n\n".join(
-            [CITATIONS[c] for c in sorted({s["collector"] for s in sources}) if c in CITATIONS] + [TIMGEN_CITATION]
+            [SOURCES[c].citation for c in sorted({s["collector"] for s in sources})
+             if c in SOURCES and SOURCES[c].citation] + [TIMGEN_CITATION]
         ) + "\n```\n",
     ]
     return "\n".join(parts)
+
+
+def _license(source: dict[str, Any]) -> str | None:
+    """The registry's terms for the source; the recorded ones for a collector it does not know."""
+    registered = SOURCES.get(source["collector"])
+    return registered.license_of(source["variant"]) if registered else source["license"]
 
 
 def _left_out_note(statistics: dict[str, Any], parameters: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""``timgen-data collect <source>``: one subcommand per collector, one module per source.
+"""``timgen-data collect <source>``: one subcommand per source in ``timgen_data.sources``.
 
 Each source's module (``movielens``, ``amazon``, …) is imported only when its subcommand
 runs; they share the report renderer in ``report`` and never import this module.
@@ -10,11 +10,10 @@ import click
 
 from timgen_data.cli.download_limits import apply_download_limits, download_limit_options
 from timgen_data.cli.lazy_group import LazyGroup
+from timgen_data.sources import SOURCES
 
-SOURCES = ("amazon", "events", "imdb", "mmrec", "movielens", "twitter", "youtube")
 
-
-@click.group(cls=LazyGroup, lazy_commands={name: f"timgen_data.cli.collect.{name}:{name}" for name in SOURCES})
+@click.group(cls=LazyGroup, lazy_commands={name: source.command for name, source in SOURCES.items()})
 @download_limit_options
 @click.pass_context
 def collect(ctx: click.Context, download_deadline, min_download_rate, max_download_size, max_unpacked_size) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from timgen_data.errors import UsageError
+from timgen_data.sources import SOURCES
 
 COLLECTOR = "amazon"
-LICENSE = "Amazon Reviews (McAuley Lab, UCSD): for research use; cite the release's paper"
+LICENSE = SOURCES[COLLECTOR].license
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from timgen_data.downloads.download import user_agent
+from timgen_data.sources import SOURCES
 
 COLLECTOR = "imdb"
 NAMESPACE = "imdb"
@@ -11,13 +12,10 @@ DUMPS_URL = "https://datasets.imdbws.com"
 SITE_URL = "https://www.imdb.com"
 # title.basics types kept by default: feature-length and short films, not episodes or series.
 DEFAULT_TITLE_TYPES = ("movie", "tvMovie", "short", "video", "tvSpecial")
-DUMPS_LICENSE = (
-    "IMDb Non-Commercial Datasets: personal and non-commercial use only, subject to IMDb's terms "
-    "(https://developer.imdb.com/non-commercial-datasets/)"
-)
+DUMPS_LICENSE = SOURCES[COLLECTOR].license
 # The line the crawl's child process prints on stdout for each finished title (progress).
 DONE_LINE = "title-done"
-PAGES_LICENSE = "IMDb pages: IMDb Conditions of Use (https://www.imdb.com/conditions); research use, no redistribution"
+PAGES_LICENSE = SOURCES[COLLECTOR].license_of("pages")
 
 
 def default_user_agent() -> str:

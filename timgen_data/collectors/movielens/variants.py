@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from timgen_data.citations import MOVIELENS as CITATION
 from timgen_data.errors import UsageError
+from timgen_data.sources import SOURCES
 
 DEFAULT_BASE_URL = "https://files.grouplens.org/datasets/movielens"
 
-LICENSE = (
-    "MovieLens (GroupLens Research, University of Minnesota): research use only; the data "
-    "may not be redistributed without permission; publications must cite Harper & Konstan (2015)."
-)
+LICENSE = SOURCES["movielens"].license
+CITATION = SOURCES["movielens"].citation
 
 Layout = Literal["100k", "dat", "csv"]
 

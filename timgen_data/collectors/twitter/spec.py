@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from timgen_data.errors import TimeValueError, UsageError
+from timgen_data.sources import SOURCES
 from timgen_data.store import to_json
 from timgen_data.timeline import normalize_time
 
 COLLECTOR = "twitter"
 NAMESPACE = "twitter"
 DEFAULT_BASE_URL = "https://api.x.com"
-LICENSE = ("X Developer Agreement and Policy (https://developer.x.com/en/developer-terms): "
-           "redistribute post and user ids, not the content")
+LICENSE = SOURCES[COLLECTOR].license
 
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
 TWEET_FIELDS = "created_at,public_metrics,attachments,entities,referenced_tweets,conversation_id,lang"

@@ -42,11 +42,11 @@ from timgen_data.collectors.youtube.request import PAGE_SIZE, YouTubeRequest
 from timgen_data.collectors.youtube.save import NAMESPACE, save_comments, save_videos
 from timgen_data.errors import DownloadError, UsageError
 from timgen_common.progress import SILENT, Progress
+from timgen_data.sources import SOURCES
 from timgen_data.store import Store, fetch_rows, load_cursor, models, save_cursor, to_json
 
 COLLECTOR = "youtube"
-LICENSE = ("YouTube API Services Terms of Service and Developer Policies "
-           "(https://developers.google.com/youtube/terms); content stays its owners'")
+LICENSE = SOURCES[COLLECTOR].license
 MEDIA_MODALITIES = ("image", "video", "audio")
 SKIPPABLE = (403, 404)  # refusals about one video: skip it with the reason, go on
 
