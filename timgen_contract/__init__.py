@@ -7,6 +7,7 @@ local dataset without importing ``datasets`` (slow to import); the Hugging Face
 """
 
 from timgen_contract.schema import (
+    EMBEDDING_COLUMNS,
     INTERACTIONS_SCHEMA,
     ITEMS_SCHEMA,
     MODALITIES,
@@ -14,11 +15,12 @@ from timgen_contract.schema import (
     REQUIRED_INTERACTION_COLUMNS,
     REQUIRED_ITEM_COLUMNS,
     SPLITS,
+    embedding_column,
 )
 from timgen_contract.version import FORMAT_VERSION, OLDEST_READABLE_VERSION, recorded_version, version_problem
 
 __all__ = [
-    "FORMAT_VERSION", "INTERACTIONS_SCHEMA", "ITEMS_SCHEMA", "MODALITIES", "OLDEST_READABLE_VERSION",
-    "OPTIONAL_COLUMNS", "REQUIRED_INTERACTION_COLUMNS", "REQUIRED_ITEM_COLUMNS", "SPLITS", "recorded_version",
-    "version_problem",
+    "EMBEDDING_COLUMNS", "FORMAT_VERSION", "INTERACTIONS_SCHEMA", "ITEMS_SCHEMA", "MODALITIES",
+    "OLDEST_READABLE_VERSION", "OPTIONAL_COLUMNS", "REQUIRED_INTERACTION_COLUMNS", "REQUIRED_ITEM_COLUMNS", "SPLITS",
+    "embedding_column", "recorded_version", "version_problem",
 ]

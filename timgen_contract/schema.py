@@ -10,7 +10,21 @@ from __future__ import annotations
 import pyarrow as pa
 
 SPLITS = ("train", "validation", "test")
+# The content modalities, in column order. Everything else about a modality (how its media
+# is recognised, decoded and encoded) is the producer's business: timgen_data.modalities.
 MODALITIES = ("text", "image", "video", "audio")
+
+
+def embedding_column(modality: str) -> str:
+    """The ``items`` column that holds a modality's vectors.
+
+    >>> embedding_column("image")
+    'image_emb'
+    """
+    return f"{modality}_emb"
+
+
+EMBEDDING_COLUMNS = tuple(embedding_column(m) for m in MODALITIES)
 
 INTERACTIONS_SCHEMA = pa.schema([
     ("user_id", pa.string()),
@@ -34,13 +48,13 @@ ITEMS_SCHEMA = pa.schema([
     ("class", pa.string()),
     ("classes", pa.list_(pa.string())),
     ("year", pa.int32()),
-    *[(f"{m}_emb", pa.list_(pa.float32())) for m in MODALITIES],
+    *[(column, pa.list_(pa.float32())) for column in EMBEDDING_COLUMNS],
 ])
 
 # What a reader may count on finding. ``texts`` came within format version 1, so earlier
 # version-1 datasets lack it; a missing ``<modality>_emb`` column reads as a modality
 # without vectors; the items' ``text`` is read by nothing yet, so a dataset made by hand
 # may leave it out.
-OPTIONAL_COLUMNS = frozenset({"texts", "text", *(f"{m}_emb" for m in MODALITIES)})
+OPTIONAL_COLUMNS = frozenset({"texts", "text", *EMBEDDING_COLUMNS})
 REQUIRED_INTERACTION_COLUMNS = tuple(n for n in INTERACTIONS_SCHEMA.names if n not in OPTIONAL_COLUMNS)
 REQUIRED_ITEM_COLUMNS = tuple(n for n in ITEMS_SCHEMA.names if n not in OPTIONAL_COLUMNS)

@@ -25,6 +25,7 @@ from timgen_contract import (
     REQUIRED_INTERACTION_COLUMNS,
     REQUIRED_ITEM_COLUMNS,
     SPLITS,
+    embedding_column,
     recorded_version,
     version_problem,
 )
@@ -35,7 +36,7 @@ def present_modalities(items: pa.Table) -> tuple[str, ...]:
     """Content modalities with at least one vector in the items config."""
     present = []
     for m in MODALITIES:
-        column = f"{m}_emb"
+        column = embedding_column(m)
         if column in items.column_names and items[column].null_count < items.num_rows:
             present.append(m)
     return tuple(present)

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from timgen_common.progress import SILENT, Progress
+from timgen_contract import embedding_column
 from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitReader, as_source
 from timgen_model.errors import DatasetError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint
@@ -249,12 +250,13 @@ def encode_catalogue(items: pa.Table, vocab: Vocabularies, modalities: tuple[str
     classes[index] = vocab.classes.encode(items["class"].fill_null("").to_pylist())
     vectors, present = {}, {}
     for m in modalities:
-        column = items[f"{m}_emb"]
+        column = items[embedding_column(m)]
         valid = column.is_valid().to_numpy(zero_copy_only=False)
         lengths = pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False)
         dims = set(lengths[valid].tolist())
         if len(dims) != 1:
-            raise DatasetError(f"items config: {m}_emb vectors have differing lengths {sorted(dims)}; rebuild the dataset")
+            raise DatasetError(f"items config: {embedding_column(m)} vectors have differing lengths {sorted(dims)}; "
+                               "rebuild the dataset")
         dim = dims.pop()
         flat = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dim)
         matrix = np.zeros((n, dim), dtype=np.float32)

@@ -32,11 +32,11 @@ from sqlalchemy import text as sql
 from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.fetch import FetchOutcome, fetch_asset
 from timgen_data.alignment.links import YOUTUBE
-from timgen_data.alignment.probe import probe_media
+from timgen_data.alignment.modality_handling import probe_media
 from timgen_data.alignment.youtube_media import MediaRequest, fetch_media, youtube_url
 from timgen_data.downloads.download import client_scope
 from timgen_data.errors import AssetError, ConfigError, NothingToDoError
-from timgen_data.modalities import MODALITIES
+from timgen_data.modalities import MODALITIES, MODALITY_TABLE
 from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows
 from timgen_data.store.assets import FAILED, OK, PENDING, YOUTUBE_SCHEME, add_pending_assets
@@ -44,13 +44,6 @@ from timgen_data.store.assets import FAILED, OK, PENDING, YOUTUBE_SCHEME, add_pe
 ITEM_TEXT_URI = "item:text"
 MANIFEST_COLUMNS = ("source", "item_id", "modality", "uri")
 
-# Attribute keys that hold a media URL (or a list of them), per modality, across collectors.
-ATTRIBUTE_KEYS: dict[str, tuple[str, ...]] = {
-    "image": ("image_url", "poster_url", "poster", "image", "images", "thumbnail_url", "thumbnails"),
-    "video": ("video_url", "trailer_url", "trailer", "videos"),
-    "audio": ("audio_url", "audio"),
-    "text": ("text_url", "description_url"),
-}
 
 
 @dataclass
@@ -106,7 +99,7 @@ def plan_assets(conn: Connection, modalities: Sequence[str], *, manifest: Iterab
             continue
         attrs = json.loads(attributes or "{}")
         for modality in modalities:
-            for key in ATTRIBUTE_KEYS.get(modality, ()):
+            for key in MODALITY_TABLE[modality].metadata_keys:
                 for uri in _as_list(attrs.get(key)):
                     planned.append((item_id, modality, uri))
     if {"video", "audio"} & set(modalities):

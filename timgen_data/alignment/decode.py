@@ -17,7 +17,7 @@ import numpy as np
 from timgen_data.alignment.encoders.base import AUDIO_SAMPLE_RATE
 from timgen_data.errors import DecodeError
 
-__all__ = ["MediaInfo", "decode_image", "load_audio", "sample_video_frames"]
+__all__ = ["MediaInfo", "decode_image", "load_audio", "read_text", "sample_video_frames"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,17 @@ class MediaInfo:
     width: int | None = None
     height: int | None = None
     duration: float | None = None  # seconds
+
+
+# --------------------------------------------------------------------------- text
+
+
+def read_text(path: str | Path, *, max_chars: int) -> str:
+    """The first ``max_chars`` characters of a UTF-8 file; undecodable bytes become U+FFFD."""
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")[:max_chars]
+    except OSError as exc:
+        raise DecodeError(f"{path}: cannot read text ({exc})") from exc
 
 
 # --------------------------------------------------------------------------- images

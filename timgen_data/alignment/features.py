@@ -12,22 +12,17 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, text
 
 from timgen_data.alignment.content_store import ContentStore
-from timgen_data.alignment.decode import load_audio, sample_video_frames, decode_image
 from timgen_data.alignment.encoders.base import Encoder, encoder_key
+from timgen_data.alignment.modality_handling import VIDEO_SIZE, decode_asset
 from timgen_data.errors import DecodeError, NothingToDoError
 from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, upsert_rows
-
-MAX_TEXT_CHARS = 20_000
-VIDEO_FRAMES, VIDEO_SIZE = 8, 224
-AUDIO_SECONDS = 30.0
 
 
 @dataclass
@@ -48,22 +43,6 @@ class FeatureReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {m: vars(f) for m, f in self.modalities.items()}
-
-
-def decode_asset(path: Path, modality: str, *, frame_size: int = VIDEO_SIZE) -> Any:
-    """The encoder input for one stored file (see encoders.base for the types)."""
-    if modality == "text":
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")[:MAX_TEXT_CHARS]
-        except OSError as exc:
-            raise DecodeError(f"{path}: cannot read text ({exc})") from exc
-    if modality == "image":
-        return decode_image(path)[0]
-    if modality == "video":
-        return sample_video_frames(path, frames=VIDEO_FRAMES, size=frame_size)[0]
-    if modality == "audio":
-        return load_audio(path, max_seconds=AUDIO_SECONDS)[0]
-    raise ValueError(f"unknown modality {modality}")
 
 
 def compute_features(store: Store, content: ContentStore, encoders: Mapping[str, Encoder], *, batch_size: int = 32,

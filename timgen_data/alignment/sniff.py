@@ -11,14 +11,9 @@ import codecs
 
 import filetype
 
-from timgen_data.alignment.encoders.base import MODALITIES
+from timgen_data.modalities import MODALITIES, MODALITY_TABLE
 
 SNIFF_BYTES = 8192  # as many as filetype ever looks at
-MODALITY_MIME_PREFIXES = {"image": ("image/",), "video": ("video/",), "audio": ("audio/",), "text": ("text/",)}
-# Containers filetype reports as video that often hold nothing but audio: YouTube's DASH
-# m4a ("dash" brand) sniffs as video/mp4, its opus audio as video/webm. Whether a track
-# really is there is for the decoder to find out; the reverse (audio/* as video) never fits.
-AUDIO_CONTAINERS = ("video/mp4", "video/webm", "video/x-matroska")
 
 
 def sniff(head: bytes) -> tuple[str | None, str | None]:
@@ -45,6 +40,5 @@ def fits_modality(mime: str | None, modality: str) -> bool:
         raise ValueError(f"unknown modality {modality!r}; expected one of {', '.join(MODALITIES)}")
     if mime is None:
         return False
-    if mime.startswith(MODALITY_MIME_PREFIXES[modality]):
-        return True
-    return modality == "audio" and mime in AUDIO_CONTAINERS
+    fits = MODALITY_TABLE[modality]
+    return mime.startswith(fits.mime_prefixes) or mime in fits.also_fits

@@ -37,7 +37,7 @@ def align(ctx: click.Context, download_deadline, min_download_rate, max_download
     Example:
       timgen-data align links --imdb-basics title.basics.tsv.gz --trailers ml-youtube.csv
       timgen-data align assets --modality image,video,audio
-      timgen-data align features --image hf:google/vit-base-patch16-224
+      timgen-data align features --encoder image=hf:google/vit-base-patch16-224
     """
     apply_download_limits(ctx, download_deadline, min_download_rate, max_download_size, max_unpacked_size)
 
@@ -133,24 +133,51 @@ def assets(settings: Settings, modality, manifest, sources, max_mb, workers, ret
         console.print(f"  … and {len(report.failures) - 10} more (see --json)")
 
 
+def _modality_flags(command):
+    """The hidden ``--text SPEC``, ``--image SPEC``, … of earlier releases, kept so scripts still run."""
+    for modality in reversed(MODALITIES):
+        command = click.option(f"--{modality}", f"{modality}_spec", default=None, hidden=True,
+                               help=f"Same as --encoder {modality}=SPEC.")(command)
+    return command
+
+
+def _encoder_specs(pairs: tuple[str, ...], flags: dict[str, str | None]) -> dict[str, str]:
+    """The encoder spec per modality: 'classic' unless ``--encoder MODALITY=SPEC`` (or an old flag) names another."""
+    given = {modality: spec for modality, spec in flags.items() if spec is not None}
+    for pair in pairs:
+        modality, equals, spec = (part.strip() for part in pair.partition("="))
+        if not equals or not modality or not spec:
+            raise click.BadParameter(f"{pair!r}: expected MODALITY=SPEC, e.g. image=hf:google/vit-base-patch16-224",
+                                     param_hint="--encoder")
+        if modality not in MODALITIES:
+            raise click.BadParameter(f"unknown modality {modality!r}; choose from {', '.join(MODALITIES)}",
+                                     param_hint="--encoder")
+        if modality in given:
+            raise click.BadParameter(f"{modality} is given more than one encoder", param_hint="--encoder")
+        given[modality] = spec
+    return {modality: given.get(modality, "classic") for modality in MODALITIES}
+
+
 @align.command("features")
-@click.option("--text", "text_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
-@click.option("--image", "image_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
-@click.option("--video", "video_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
-@click.option("--audio", "audio_spec", default="classic", show_default=True, help="'classic', 'hf:<model>' or 'none'.")
+@click.option("--encoder", "encoder_pairs", multiple=True, metavar="MODALITY=SPEC",
+              help="The encoder for a modality: 'classic' (the default; no weights), 'hf:<model id or folder>', "
+                   "or 'none' to skip the modality. Repeatable.")
+@_modality_flags
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--device", default=None, help="cpu or cuda (default: cuda when present).")
 @json_option()
 @pass_settings
-def features(settings: Settings, text_spec, image_spec, video_spec, audio_spec, batch_size, device, as_json):
+def features(settings: Settings, encoder_pairs, batch_size, device, as_json, **modality_flags):
     """Encode fetched assets into vectors (stored per asset and encoder; re-runs skip what is done).
 
     \b
     Example:
       timgen-data align features                      # classic encoders, no weights
-      timgen-data align features --text hf:bert-base-uncased --image hf:google/vit-base-patch16-224
+      timgen-data align features --encoder text=hf:bert-base-uncased \\
+          --encoder image=hf:google/vit-base-patch16-224 --encoder audio=none
     """
-    specs = {"text": text_spec, "image": image_spec, "video": video_spec, "audio": audio_spec}
+    flags = {modality: modality_flags[f"{modality}_spec"] for modality in MODALITIES}
+    specs = _encoder_specs(encoder_pairs, flags)
     encoders = {m: get_encoder(spec, m, device=device, batch_size=batch_size)
                 for m, spec in specs.items() if spec != "none"}
     store = settings.open_store()

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from timgen_contract import EMBEDDING_COLUMNS
 from timgen_data.dataset.splits import SPLITS
 from timgen_data.sources import SOURCES
 
@@ -79,7 +80,7 @@ def render_card(
         "comment or post; \"\" = none) and `is_target` (positions evaluated in this "
         "split). A row never contains interactions after its last target.\n\n"
         "`items`: `item_id`, `title`, `text`, `class`, `classes`, `year` and per modality "
-        "`text_emb`/`image_emb`/`video_emb`/`audio_emb` (null when missing).\n"
+        + "/".join(f"`{column}`" for column in EMBEDDING_COLUMNS) + " (null when missing).\n"
         + ("\n`users`: `user_id` and `attributes`, the source's description of the user as JSON text "
            "(personal data: `timgen-data publish --pseudonymize` leaves this config out).\n"
            if any(c["config_name"] == "users" for c in front_matter["configs"]) else ""),

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from timgen_contract import MODALITIES
+from timgen_contract import MODALITIES, embedding_column
 from timgen_contract.features import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
 from timgen_data.dataset.chunks import Chunk
 from timgen_data.dataset.splits import SplitRows, slice_positions
@@ -148,5 +148,5 @@ def items_table(items: pd.DataFrame, embeddings: dict[str, dict[str, list[float]
     }
     for modality in MODALITIES:
         vectors = embeddings.get(modality, {})
-        columns[f"{modality}_emb"] = [vectors.get(i) for i in columns["item_id"]]
+        columns[embedding_column(modality)] = [vectors.get(i) for i in columns["item_id"]]
     return pa.Table.from_pydict(columns, schema=arrow_schema(ITEMS_FEATURES))

@@ -423,20 +423,15 @@ class ClassicAudioEncoder:
 
 # --------------------------------------------------------------------------- factory
 
-_CLASSES = {
-    "text": ClassicTextEncoder,
-    "image": ClassicImageEncoder,
-    "video": ClassicVideoEncoder,
-    "audio": ClassicAudioEncoder,
-}
-
-
 def classic_encoder(modality: str) -> Encoder:
-    """The classic encoder for a modality, with default settings."""
+    """The classic encoder for a modality, with default settings, as the modality table names it."""
+    # Imported here: the table imports this module for its encoder classes.
+    from timgen_data.alignment.modality_handling import MODALITY_HANDLING
+
     try:
-        cls = _CLASSES[modality]
+        make = MODALITY_HANDLING[modality].classic_encoder
     except (KeyError, TypeError):
         raise EncoderError(
-            f"no classic encoder for modality {modality!r}; valid modalities: {', '.join(_CLASSES)}"
+            f"no classic encoder for modality {modality!r}; valid modalities: {', '.join(MODALITY_HANDLING)}"
         ) from None
-    return cls()
+    return make()

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from timgen_data.alignment.encoders.base import AUDIO_SAMPLE_RATE, MODALITIES
+from timgen_data.alignment.modality_handling import MODALITY_HANDLING
 from timgen_data.errors import EncoderError, TimgenError
 
 # Files whose bytes decide what a local model computes: configs, vocabularies, weights.
@@ -64,8 +65,8 @@ def _folder_version(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _model_modality(config: Any) -> str | None:
-    """Which modality a config's base model reads, from the input its AutoModel class takes."""
+def _model_input_kind(config: Any) -> str | None:
+    """Which kind of input (HF_INPUT_KINDS) a config's base model reads, from the input its AutoModel class takes."""
     from transformers.models.auto.modeling_auto import (
         MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES,
         MODEL_MAPPING,
@@ -111,6 +112,8 @@ class HFEncoder:
         if batch_size < 1:
             raise EncoderError(f"batch_size must be at least 1, got {batch_size}")
         self.modality = modality
+        # What the model is fed and how it pools: the modality table's hf input kind.
+        self.input_kind = MODALITY_HANDLING[modality].hf_input
         self.batch_size = batch_size
         self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._resample_to: int | None = None  # set when an audio model wants another sampling rate
@@ -142,8 +145,8 @@ class HFEncoder:
                 config = tf.AutoConfig.from_pretrained(source, **kwargs)
             except Exception as exc:  # OSError, HFValidationError, unknown model_type, ...
                 raise unloadable("config", exc) from exc
-            fits = _model_modality(config)
-            if fits != modality:
+            fits = _model_input_kind(config)
+            if fits != self.input_kind:
                 kind = f"is a {fits} model" if fits else "is not a single-modality base model"
                 raise EncoderError(
                     f"model {ref!r} (model type {config.model_type!r}) {kind}; it cannot encode modality {modality!r}"
@@ -183,7 +186,7 @@ class HFEncoder:
             # ship only a video processor (which needs torchvision), or a combined processor.
             "video": [tf.AutoImageProcessor, tf.AutoVideoProcessor, tf.AutoProcessor],
             "audio": [tf.AutoFeatureExtractor],
-        }[self.modality]
+        }[self.input_kind]
         error: Exception | None = None
         for auto in candidates:
             try:
@@ -191,7 +194,7 @@ class HFEncoder:
             except Exception as exc:  # noqa: BLE001 - a missing file, or a backend not installed: try the next
                 error = error or exc
                 continue
-            if self.modality == "audio" and processor.sampling_rate != AUDIO_SAMPLE_RATE:
+            if self.input_kind == "audio" and processor.sampling_rate != AUDIO_SAMPLE_RATE:
                 self._resample_to = int(processor.sampling_rate)
             return processor
         raise unloadable("processor", error)
@@ -206,7 +209,8 @@ class HFEncoder:
         out = np.zeros((len(items), self.dim), np.float32)
         if not items:
             return out
-        batches = {"text": self._text, "image": self._image, "video": self._video, "audio": self._audio}[self.modality]
+        kinds = {"text": self._text, "image": self._image, "video": self._video, "audio": self._audio}
+        batches = kinds[self.input_kind]
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16)
             if self._device.startswith("cuda")
@@ -225,11 +229,11 @@ class HFEncoder:
         import torch
 
         states = getattr(output, "last_hidden_state", None)
-        if self.modality in ("text", "image"):
+        if self.input_kind in ("text", "image"):
             if states is not None and states.ndim == 3:
                 return states[:, 0]
             return output.pooler_output.flatten(1)  # convolutional models: no token sequence
-        if self.modality == "video" or lengths is None:
+        if self.input_kind == "video" or lengths is None:
             return states.mean(dim=1)
         # Masked mean over the frames each clip really has.
         lengths = lengths.to(states.device)
@@ -254,7 +258,7 @@ class HFEncoder:
         from transformers import ProcessorMixin
 
         if isinstance(self._processor, ProcessorMixin):
-            enc = self._processor(**{f"{self.modality}s": arg}, return_tensors="pt")
+            enc = self._processor(**{f"{self.input_kind}s": arg}, return_tensors="pt")
         else:
             enc = self._processor(arg, input_data_format="channels_last", return_tensors="pt")
         pixels = enc["pixel_values"] if "pixel_values" in enc else enc["pixel_values_videos"]

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from timgen_contract import embedding_column
 from timgen_data.dataset.export.dataset_files import DatasetFiles
 from timgen_data.dataset.export.history import natural_key
 from timgen_data.dataset.export.tsv import clean
@@ -38,7 +39,7 @@ def modalities_with_vectors(files: DatasetFiles, modalities: Sequence[str]) -> l
     names = pq.read_schema(files.items[0]).names
     present = []
     for modality in modalities:
-        column = f"{modality}_emb"
+        column = embedding_column(modality)
         if column in names and any(b.column(0).null_count < b.num_rows for b in _batches(files, [column])):
             present.append(modality)
     return present
@@ -49,7 +50,7 @@ def feature_matrix(files: DatasetFiles, modality: str, rows: dict[str, int]) -> 
 
     ``dim`` is the length of the first vector; returns the matrix and how many of ``rows`` had no vector.
     """
-    column = f"{modality}_emb"
+    column = embedding_column(modality)
     dim = next(_vector_lengths(files, column))
     matrix = np.zeros((len(rows), dim), dtype=np.float32)
     has_vector = np.zeros(len(rows), dtype=bool)
