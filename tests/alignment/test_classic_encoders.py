@@ -13,8 +13,8 @@ from timgen_data.alignment.encoders.classic import (
     ClassicImageEncoder,
     ClassicTextEncoder,
     ClassicVideoEncoder,
-    classic_encoder,
 )
+from timgen_data.alignment.modality_handling import classic_encoder
 from timgen_data.errors import EncoderError
 
 RNG = np.random.default_rng(7)

@@ -22,6 +22,7 @@ from timgen_data.alignment.encoders.classic import (
     ClassicVideoEncoder,
 )
 from timgen_data.alignment.probe import probe_audio, probe_image, probe_nothing, probe_video
+from timgen_data.errors import EncoderError
 from timgen_data.modalities import MODALITIES, MODALITY_TABLE, Modality
 
 __all__ = ["HF_INPUT_KINDS", "MODALITY_HANDLING", "ModalityHandling", "decode_asset", "probe_media"]
@@ -79,3 +80,14 @@ def probe_media(path: Path, modality: str) -> MediaInfo:
         return probe(path)
     except Exception:  # noqa: BLE001 - probing is best effort; decoding reports real problems later
         return MediaInfo()
+
+
+def classic_encoder(modality: str) -> Encoder:
+    """The classic encoder for a modality, with default settings, as the table names it."""
+    try:
+        make = MODALITY_HANDLING[modality].classic_encoder
+    except (KeyError, TypeError):
+        raise EncoderError(
+            f"no classic encoder for modality {modality!r}; valid modalities: {', '.join(MODALITY_HANDLING)}"
+        ) from None
+    return make()

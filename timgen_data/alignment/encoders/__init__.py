@@ -18,7 +18,7 @@ def get_encoder(spec: str, modality: str, *, device: str | None = None, batch_si
     if modality not in MODALITIES:
         raise EncoderError(f"unknown modality {modality!r}; choose from {', '.join(MODALITIES)}")
     if spec == "classic":
-        from timgen_data.alignment.encoders.classic import classic_encoder
+        from timgen_data.alignment.modality_handling import classic_encoder
 
         return classic_encoder(modality)
     if spec.startswith("hf:") and len(spec) > 3:

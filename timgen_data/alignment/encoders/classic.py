@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from timgen_data.alignment.encoders.base import AUDIO_SAMPLE_RATE, Encoder
-from timgen_data.errors import EncoderError
 
 __all__ = [
     "AUDIO_SPECTRAL_INDEX",
@@ -39,7 +38,6 @@ __all__ = [
     "ClassicImageEncoder",
     "ClassicTextEncoder",
     "ClassicVideoEncoder",
-    "classic_encoder",
 ]
 
 VERSION = "1"
@@ -419,19 +417,3 @@ class ClassicAudioEncoder:
 
     def encode(self, inputs: Sequence[Any]) -> np.ndarray:
         return _encode_each(inputs, self.dim, lambda x, i: _audio_features(_check_audio(x, f"audio input {i}")))
-
-
-# --------------------------------------------------------------------------- factory
-
-def classic_encoder(modality: str) -> Encoder:
-    """The classic encoder for a modality, with default settings, as the modality table names it."""
-    # Imported here: the table imports this module for its encoder classes.
-    from timgen_data.alignment.modality_handling import MODALITY_HANDLING
-
-    try:
-        make = MODALITY_HANDLING[modality].classic_encoder
-    except (KeyError, TypeError):
-        raise EncoderError(
-            f"no classic encoder for modality {modality!r}; valid modalities: {', '.join(MODALITY_HANDLING)}"
-        ) from None
-    return make()
