@@ -10,6 +10,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 SPLITS = ("train", "validation", "test")
+# The label scenarios a dataset's scores and classes come from (recorded in build.json and the card).
+SCENARIOS = ("movie", "ecommerce", "video")
 # The content modalities, in column order. Everything else about a modality (how its media
 # is recognised, decoded and encoded) is the producer's business: timgen_data.modalities.
 MODALITIES = ("text", "image", "video", "audio")

@@ -86,3 +86,20 @@ def test_a_command_imports_only_its_own_module():
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_help_lists_every_command_with_its_own_summary_without_importing_it():
+    from timgen_data.cli.app import COMMANDS, SUMMARIES
+
+    assert set(SUMMARIES) == set(COMMANDS)
+    context = click.Context(cli)
+    for name in COMMANDS:
+        help_text = " ".join(cli.get_command(context, name).help.split())
+        assert help_text.startswith(SUMMARIES[name].rstrip(".")), name
+    code = ("import sys; from timgen_data.cli import main; sys.argv = ['timgen-data', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('timgen_data.cli.') and m.split('.')[2] in "
+            "('collect', 'align', 'label', 'build', 'export', 'publish', 'stats', 'model', 'demo')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "stats" in result.stdout and "experiment" in result.stdout  # the listing is there
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -26,7 +26,27 @@ COMMANDS = {
 }
 
 
-@click.group(cls=ErrorMappingGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+# What `timgen-data --help` lists, without importing any command (tests/cli checks each
+# against its command's own help).
+SUMMARIES = {
+    "collect": "Pull interactions and items from a source into the store.",
+    "align": "Link items across sources, fetch their media, turn media into feature vectors.",
+    "label": "Compute per-scenario score and class labels for stored interactions.",
+    "build": "Build a Hugging Face dataset (Parquet + card) of per-user chronological sequences.",
+    "export": "Export a built dataset to RecBole atomic files or the MMRec layout, keeping its split.",
+    "publish": "Push a built dataset (Parquet shards + card) to the Hugging Face Hub.",
+    "stats": "Show what is in the store: tables, sources, interactions per action, labels.",
+    "train": "Train TIMGen on a dataset folder written by `build`, or a Hub dataset id.",
+    "evaluate": "Evaluate a trained run: RMSE/MAE, accuracy/macro-F1, HR@10/NDCG@10 (full ranking).",
+    "generate": "Personalized output for one user: next items with predicted scores, likely next class, and the "
+                "modality weights behind them.",
+    "experiment": "Baselines and the paper's three experiments on one split: static vs dynamic (mean pooling), "
+                  "modality ablations, and the latent map.",
+    "demo": "Run collect → label → build → train offline on a generated MovieLens-format corpus.",
+}
+
+
+@click.group(cls=ErrorMappingGroup, lazy_commands=COMMANDS, summaries=SUMMARIES, context_settings={"help_option_names": ["-h", "--help"]})
 @store_options
 @click.version_option(__version__, prog_name="timgen-data")
 @click.pass_context

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
+from timgen_common.output_folder import protected_folders
+from timgen_contract import SCENARIOS
 from timgen_data.cli.common_options import force_option, json_option
 from timgen_data.cli.options import EngineChoice, EpochOrDate, Settings, engine_options, pass_settings
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.dataset import BuildOptions, build_dataset
-from timgen_data.labeling import SCENARIOS
-from timgen_common.output_folder import protected_folders
 from timgen_data.settings import remember_build
 
 

@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from timgen_data.errors import UsageError
 from timgen_data.settings import DATA_DIR_ENV, DB_ENV, resolve_data_dir, resolve_db_url, writable_data_dir
-from timgen_data.store import Store
+
+if TYPE_CHECKING:
+    from timgen_data.store import Store
 
 
 @dataclass
@@ -35,6 +38,9 @@ class Settings:
         return resolve_data_dir(self.data_dir)
 
     def open_store(self) -> Store:
+        # Imported here: the store pulls in pandas and SQLAlchemy, which `--help` and `--version` never need.
+        from timgen_data.store import Store
+
         if self.db or os.environ.get(DB_ENV):
             return Store.open(resolve_db_url(self.db))
         return Store.open(resolve_db_url(None, self.data_path))  # the default store lives in the data dir

@@ -23,7 +23,7 @@ from typing import Any, Literal, TypeVar
 
 import numpy as np
 
-from timgen_contract import FORMAT_VERSION
+from timgen_contract import FORMAT_VERSION, SCENARIOS
 from timgen_data.dataset.card import card_front_matter, render_card
 from timgen_data.dataset.chunks import user_runs
 from timgen_data.dataset.interaction_shards import GivenSplit, LeaveLastOut, SplitRule, TimeSplit, write_interactions
@@ -38,7 +38,6 @@ from timgen_data.dataset.tables import items_table
 from timgen_data.dataset.users import users_table
 from timgen_data.disk_space import disk_full_error, is_disk_full
 from timgen_data.errors import NothingToDoError, UsageError
-from timgen_data.labeling.scenarios import SCENARIOS
 from timgen_common.output_folder import OutputFolder, Protected, protected_folders, store_folder
 from timgen_common.progress import SILENT, Progress
 from timgen_data.store import Store, fetch_rows, in_clause

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from timgen_contract import SCENARIOS  # noqa: F401 (defined with the dataset contract; the stage names it too)
 from timgen_data.labeling.weights import EcommerceWeights, ScoreWeights, VideoWeights
 
-SCENARIOS = ("movie", "ecommerce", "video")
 ECOMMERCE_ACTIONS = ("click", "cart", "purchase", "comment")
 VIDEO_ACTIONS = ("view", "like", "comment", "share")
 # The actions each scenario gives a label; interactions of other actions never get one.
