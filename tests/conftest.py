@@ -75,3 +75,18 @@ def sqlite_store(tmp_path) -> Store:
     opened = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
     yield opened
     opened.dispose()
+
+
+@pytest.fixture(scope="session")
+def ml100k_labelled(tmp_path_factory, shared_data) -> Store:
+    """The real ML-100K, collected and labelled (movie) once for every test that only reads it."""
+    from timgen_data.collectors.movielens import collect_movielens
+    from timgen_data.labeling import label_store
+
+    folder = tmp_path_factory.mktemp("ml100k-labelled")
+    store = Store.open(f"sqlite:///{folder / 'store.sqlite'}")
+    collect_movielens(store, "100k", data_dir=folder, from_file=shared_data / "ml-100k")
+    label_store(store, "movie")
+    yield store
+    store.dispose()
+

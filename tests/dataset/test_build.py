@@ -17,23 +17,12 @@ from timgen_data.dataset import BuildOptions, build_dataset, k_core
 from timgen_data.dataset.sequences import sort_interactions
 from timgen_data.errors import NothingToDoError, UsageError
 from timgen_data.labeling import label_store
-from timgen_data.store import Store
 
 
 @pytest.fixture(scope="module")
-def ml100k_store(tmp_path_factory, shared_data) -> Store:
-    folder = tmp_path_factory.mktemp("ml100k")
-    store = Store.open(f"sqlite:///{folder / 'store.sqlite'}")
-    collect_movielens(store, "100k", data_dir=folder, from_file=shared_data / "ml-100k")
-    label_store(store, "movie")
-    yield store
-    store.dispose()
-
-
-@pytest.fixture(scope="module")
-def built(ml100k_store, tmp_path_factory) -> Path:
+def built(ml100k_labelled, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out") / "ml-100k"
-    build_dataset(ml100k_store, out, BuildOptions(min_interactions=5))
+    build_dataset(ml100k_labelled, out, BuildOptions(min_interactions=5))
     return out
 
 
@@ -88,15 +77,15 @@ def _digests(out: Path) -> dict[str, str]:
             for p in sorted(out.rglob("*.parquet"))}
 
 
-def test_same_store_and_options_give_identical_parquet(ml100k_store, built, tmp_path):
-    again = build_dataset(ml100k_store, tmp_path / "again", BuildOptions(min_interactions=5)).path
+def test_same_store_and_options_give_identical_parquet(ml100k_labelled, built, tmp_path):
+    again = build_dataset(ml100k_labelled, tmp_path / "again", BuildOptions(min_interactions=5)).path
     assert _digests(again) == _digests(built)
     assert (again / "README.md").read_text() == (built / "README.md").read_text()
 
 
-def test_time_split_targets_and_no_leakage(ml100k_store, tmp_path):
+def test_time_split_targets_and_no_leakage(ml100k_labelled, tmp_path):
     valid_start, test_start = 890_000_000, 891_500_000
-    out = build_dataset(ml100k_store, tmp_path / "time", BuildOptions(
+    out = build_dataset(ml100k_labelled, tmp_path / "time", BuildOptions(
         split="time", valid_start=valid_start, test_start=test_start)).path
     train, valid, test = (read_split(out, s) for s in ("train", "validation", "test"))
     assert all(max(r["timestamps"]) < valid_start for r in train)
@@ -113,8 +102,8 @@ def test_time_split_targets_and_no_leakage(ml100k_store, tmp_path):
         1 for r in read_split(out, "test") for t in r["timestamps"] if t >= test_start)
 
 
-def test_min_interactions_filter(ml100k_store, tmp_path):
-    out = build_dataset(ml100k_store, tmp_path / "min", BuildOptions(min_interactions=100)).path
+def test_min_interactions_filter(ml100k_labelled, tmp_path):
+    out = build_dataset(ml100k_labelled, tmp_path / "min", BuildOptions(min_interactions=100)).path
     test = read_split(out, "test")
     assert test and all(len(r["item_ids"]) >= 100 for r in test)
     assert len(test) < 943
@@ -129,15 +118,15 @@ def test_k_core_leaves_every_user_and_item_with_k():
     assert sorted(zip(core["user"], core["item"])) == [("u1", "a"), ("u1", "b"), ("u2", "a"), ("u2", "b")]
 
 
-def test_option_and_state_errors(ml100k_store, tmp_path, sqlite_store):
+def test_option_and_state_errors(ml100k_labelled, tmp_path, sqlite_store):
     with pytest.raises(UsageError, match="--valid-start"):
-        build_dataset(ml100k_store, tmp_path / "x", BuildOptions(split="time"))
+        build_dataset(ml100k_labelled, tmp_path / "x", BuildOptions(split="time"))
     with pytest.raises(NothingToDoError, match="label --scenario ecommerce"):
-        build_dataset(ml100k_store, tmp_path / "x", BuildOptions(scenario="ecommerce"))
+        build_dataset(ml100k_labelled, tmp_path / "x", BuildOptions(scenario="ecommerce"))
     with pytest.raises(NothingToDoError, match="collect"):
         build_dataset(sqlite_store, tmp_path / "x")
     with pytest.raises(NothingToDoError, match="no source named"):
-        build_dataset(ml100k_store, tmp_path / "x", BuildOptions(sources=("movielens-1m",)))
+        build_dataset(ml100k_labelled, tmp_path / "x", BuildOptions(sources=("movielens-1m",)))
     assert not (tmp_path / "x").exists()
 
 

@@ -17,6 +17,7 @@ import pytest
 
 import timgen_data.labeling.run as run
 import timgen_data.labeling.user_chunks as user_chunks
+from support.event_logs import WEIGHTS, add_events, event_log
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.errors import StoreError
 from timgen_data.labeling import (
@@ -24,48 +25,13 @@ from timgen_data.labeling import (
 )
 from timgen_data.labeling.scenarios import VIDEO_ACTIONS
 from timgen_data.labeling.user_chunks import ItemCategories, whole_users
-from timgen_data.store import fetch_rows, id_map, upsert_rows
+from timgen_data.store import fetch_rows, id_map
 from timgen_data.store.query import fetch_frame
 
-ACTIONS = ("click", "cart", "purchase", "comment", "view", "like", "share", "rate")
-# Short session gaps, so the generated logs have several sessions per user and item.
-WEIGHTS = ScoreWeights(ecommerce=EcommerceWeights(alpha=0.3, beta=1.7, gamma=3.1, delta=0.9, session_gap=300),
-                       video=VideoWeights(lambda1=1.3, lambda2=0.7, lambda3=0.2, lambda4=1.1, session_gap=300))
-Event = tuple[str, str, int, str, float | None, float | None]
 # One long session of views of one video, stored latest first: its watched time is a float sum
 # whose last bit depends on the order of its terms (the index gives them in time order).
 BINGE = [("binge", "p0", 100 - 10 * k, "view", v, 600.0)
          for k, v in enumerate((6.658, 11.56, 32.087, 73.091, 33.04))]
-
-
-def event_log(users: range, seed: int, start: int = 0, actions: tuple[str, ...] = ACTIONS) -> list[Event]:
-    """Each user 9–30 events on a few items, of every action, with watch times and lengths that
-    do not add up exactly in floats; the users' events interleaved, so ids do not follow users."""
-    rng = random.Random(seed)
-    log = []
-    for u in users:
-        ts = start + rng.randrange(1000)
-        for _ in range(rng.randrange(9, 31)):
-            ts += rng.choice((5, 60, 200, 400, 5000))  # gaps both under and over the session gap
-            action = rng.choice(actions)
-            value = round(rng.uniform(0.1, 90.0), 3) if action in ("view", "rate") else None
-            duration = rng.choice((60.0, 0.0, None, 47.3)) if action == "view" else None
-            log.append((f"u{u}", f"p{rng.randrange(6)}", ts, action, value, duration))
-    rng.shuffle(log)
-    return log
-
-
-def add_events(store, log: list[Event]) -> None:
-    with store.begin() as conn:
-        upsert_rows(conn, "users", ["source", "external_id", "attributes"],
-                    [("shop", u, "{}") for u in sorted({e[0] for e in log})], conflict=["source", "external_id"])
-        upsert_rows(conn, "items", ["source", "external_id", "category", "categories", "attributes"],
-                    [("shop", i, None if i == "p5" else f"C{i}", "[]", "{}") for i in sorted({e[1] for e in log})],
-                    conflict=["source", "external_id"])  # p5 has no category
-        users, items = id_map(conn, "users", "shop"), id_map(conn, "items", "shop")
-        upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "value", "duration"],
-                    [(users[u], items[i], ts, a, v, d) for u, i, ts, a, v, d in log],
-                    conflict=["user_id", "item_id", "ts", "action"])
 
 
 def one_pass_labels(store, scenario: str) -> dict[int, tuple[float, str | None]]:

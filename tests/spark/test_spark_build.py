@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from support.event_logs import WEIGHTS, add_events, event_log
 
-from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.dataset import BuildOptions, build_dataset, shards
 from timgen_data.dataset import spark_engine
 from timgen_data.dataset.spark_engine import build_dataset_spark
@@ -44,16 +43,6 @@ def fill_generated(store: Store) -> None:
                     [(users[u], items[i], ts, a, v, d, ["tv", None][ts % 2]) for u, i, ts, a, v, d in clips],
                     conflict=["user_id", "item_id", "ts", "action"])
     label_store(store, "video", WEIGHTS)
-
-
-@pytest.fixture(scope="module")
-def ml100k(tmp_path_factory, shared_data) -> Store:
-    folder = tmp_path_factory.mktemp("ml100k")
-    store = Store.open(f"sqlite:///{folder / 'store.sqlite'}")
-    collect_movielens(store, "100k", data_dir=folder, from_file=shared_data / "ml-100k")
-    label_store(store, "movie")
-    yield store
-    store.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +77,9 @@ def assert_same_dataset(spark, store: Store, options: BuildOptions, tmp_path: Pa
     return expected
 
 
-def test_ml100k_time_split_with_k_core(spark, ml100k, tmp_path):
+def test_ml100k_time_split_with_k_core(spark, ml100k_labelled, tmp_path):
     options = BuildOptions(split="time", valid_start=891_000_000, test_start=892_500_000, k_core=5)
-    files = assert_same_dataset(spark, ml100k, options, tmp_path)
+    files = assert_same_dataset(spark, ml100k_labelled, options, tmp_path)
     assert {"interactions/train-00000-of-00001.parquet", "items/train-00000-of-00001.parquet", "README.md",
             "build.json", "stats.png"} <= set(files)
 
