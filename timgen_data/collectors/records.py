@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -38,3 +38,24 @@ class LinkRecord:
 
 # Every action the store knows: the paper's five, plus what the scenario formulas need.
 ACTIONS = ("click", "view", "purchase", "like", "comment", "cart", "share", "rate")
+
+
+class InteractionRecord(NamedTuple):
+    """One interaction as a parse step produces it, keyed by store ids.
+
+    A ``NamedTuple`` so it is the row ``save_interactions`` inserts (fields in ``INTERACTION_COLUMNS``
+    order) with no copy: archive sources that stream millions of rows may still pass plain tuples
+    in the same order, and pay nothing for the names.
+    """
+
+    user_id: int
+    item_id: int
+    ts: int
+    action: str
+    value: float | None = None
+    duration: float | None = None
+    device: str | None = None
+    platform: str | None = None
+    geo: str | None = None
+    source_id: int | None = None
+    text: str | None = None

@@ -10,12 +10,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, select
 
-from timgen_data.collectors.records import ItemRecord, LinkRecord, UserRecord
+from timgen_data.collectors.records import InteractionRecord, ItemRecord, LinkRecord, UserRecord
 from timgen_data.store import fetch_rows, id_map, models, to_json, upsert_rows
 
-INTERACTION_COLUMNS = (
-    "user_id", "item_id", "ts", "action", "value", "duration", "device", "platform", "geo", "source_id", "text",
-)
+INTERACTION_COLUMNS = InteractionRecord._fields
 INTERACTION_KEY = ("user_id", "item_id", "ts", "action")
 
 
@@ -80,8 +78,8 @@ class IdLookup:
 
 
 def save_interactions(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
-    """Insert interactions (tuples in ``INTERACTION_COLUMNS`` order; the trailing ``text`` may be left
-    off where a source has none); existing ones are kept."""
+    """Insert interactions (``InteractionRecord``s, or plain tuples in ``INTERACTION_COLUMNS`` order whose
+    trailing ``text`` may be left off where a source has none); existing ones are kept."""
     width = len(INTERACTION_COLUMNS)
     rows = rows if isinstance(rows, list) else list(rows)
     # Rebuilding every tuple costs about as much as reading the ratings: only short rows are.
