@@ -36,6 +36,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from timgen_data.demo.unique_pairs import make_pairs_unique
+
 FOLDER = "ml-25m"
 ML_25M_RATINGS = 25_000_095
 ML_25M_USERS = 162_541
@@ -213,33 +215,9 @@ def _distinct_items(rng: np.random.Generator, user: np.ndarray, counts: np.ndarr
         return np.minimum(np.searchsorted(cum, rng.random(size) * cum[-1], side="right"), n_items - 1)
 
     item = draw(len(user))
-    key = user * n_items + item
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    repeat = np.zeros(len(key), dtype=bool)
-    repeat[1:] = sorted_key[1:] == sorted_key[:-1]
-    pending = np.sort(order[repeat])
-    kept = sorted_key[~repeat]
-    for _ in range(_RESAMPLE_ROUNDS):
-        if len(pending) == 0:
-            return item
-        item[pending] = draw(len(pending))
-        new_key = user[pending] * n_items + item[pending]
-        at = np.minimum(np.searchsorted(kept, new_key), len(kept) - 1)
-        accept = kept[at] != new_key
-        first = np.zeros(len(pending), dtype=bool)
-        first[np.unique(new_key, return_index=True)[1]] = True
-        accept &= first
-        kept = np.sort(np.concatenate([kept, new_key[accept]]))
-        pending = pending[~accept]
-    # Heavy users near the popular head: the rest uniformly among movies they have not rated.
-    # A pending slot repeats a movie another slot of the user holds, so marking all is right.
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    affected, first_slot = np.unique(user[pending], return_index=True)
-    for u, slots in zip(affected, np.split(pending, first_slot[1:])):
-        used = np.zeros(n_items, dtype=bool)
-        used[item[starts[u]: starts[u] + counts[u]]] = True
-        item[slots] = rng.choice(np.flatnonzero(~used), size=len(slots), replace=False)
+    make_pairs_unique(rng, user, item, n_items, starts, counts, lambda pending, _: draw(len(pending)),
+                      _RESAMPLE_ROUNDS)
     return item
 
 

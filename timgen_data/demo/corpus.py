@@ -36,6 +36,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from timgen_data.demo.unique_pairs import make_pairs_unique
+
 Layout = Literal["1m", "latest-small", "100k"]
 
 GENRES: tuple[str, ...] = (
@@ -424,47 +426,15 @@ def _remove_duplicates(
     counts: np.ndarray,
     n_items: int,
 ) -> None:
-    """Redraw repeated (user, item) pairs in place until every pair is unique.
-
-    One sort finds the repeats; after that only the pending slots are redrawn and checked,
-    against the sorted keys kept so far, so each round costs little.
-    """
-    key = user * n_items + item
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    repeat = np.zeros(len(key), dtype=bool)
-    repeat[1:] = sorted_key[1:] == sorted_key[:-1]
-    pending = np.sort(order[repeat])
-    kept = sorted_key[~repeat]  # sorted, unique
-    added = np.empty(0, dtype=np.int64)  # keys accepted in later rounds, sorted
-    for round_ in range(_RESAMPLE_ROUNDS):
-        if len(pending) == 0:
-            return
+    """Redraw repeated (user, item) pairs in place: from the slot's genre for the first rounds."""
+    def redraw(pending: np.ndarray, round_: int) -> np.ndarray:
         from_genre = in_genre[pending] if round_ < _IN_GENRE_ROUNDS else np.zeros(len(pending), dtype=bool)
-        item[pending[from_genre]] = sampler.in_genre(rng, slot_genre[pending[from_genre]])
-        item[pending[~from_genre]] = sampler.anywhere(rng, int((~from_genre).sum()))
-        new_key = user[pending] * n_items + item[pending]
-        accept = ~(_contains(kept, new_key) | _contains(added, new_key))
-        first = np.zeros(len(pending), dtype=bool)
-        first[np.unique(new_key, return_index=True)[1]] = True
-        accept &= first
-        added = np.sort(np.concatenate([added, new_key[accept]]))
-        pending = pending[~accept]
-    # What is left (heavy users near the whole catalog): items the user has not rated, uniformly.
-    # A pending slot holds an item some other slot of the user holds, so it is never freed.
-    affected, first_slot = np.unique(user[pending], return_index=True)
-    for u, slots in zip(affected, np.split(pending, first_slot[1:])):
-        used = np.zeros(n_items, dtype=bool)
-        used[item[starts[u]: starts[u] + counts[u]]] = True
-        item[slots] = rng.choice(np.flatnonzero(~used), size=len(slots), replace=False)
+        new = np.empty(len(pending), dtype=item.dtype)
+        new[from_genre] = sampler.in_genre(rng, slot_genre[pending[from_genre]])
+        new[~from_genre] = sampler.anywhere(rng, int((~from_genre).sum()))
+        return new
 
-
-def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Whether each of ``keys`` is in the sorted array ``sorted_keys``."""
-    if len(sorted_keys) == 0:
-        return np.zeros(len(keys), dtype=bool)
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[at] == keys
+    make_pairs_unique(rng, user, item, n_items, starts, counts, redraw, _RESAMPLE_ROUNDS)
 
 
 def _cover_every_item(rng: np.random.Generator, item: np.ndarray, n_items: int) -> None:
