@@ -209,7 +209,7 @@ def test_a_youtube_replay_passes_over_a_deep_line_and_bad_bytes(youtube_api, tmp
     rejected = ReplayApi(saved).rejections
     assert [(r.line, r.reason) for r in rejected.kept] == [
         (3, "nested deeper than 100 levels"), (4, "not UTF-8 text (byte 0xff at column 45)"),
-        (5, "neither a run description nor a method, params and a numeric status")]
+        (5, "a response line without a path or with a non-numeric status")]
     assert f"{saved.name}:3: nested deeper than 100 levels" in json.loads(replay.stdout)["rejections"]
 
 

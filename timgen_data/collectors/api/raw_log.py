@@ -113,7 +113,9 @@ def read_log(path: Path) -> Iterator[LogEntry]:
 class RawLog:
     """Appends run and response lines to a log, each flushed and fsync'd as written.
 
-    ``secret`` (an API key a client library puts into URLs) is scrubbed from every line.
+    The file is opened per line, so a log needs no closing and two logs of one run
+    never hold a stale handle. ``secret`` (an API key a client library puts into URLs)
+    is scrubbed from every line.
     """
 
     def __init__(self, path: Path, secret: str | None = None) -> None:
@@ -121,7 +123,6 @@ class RawLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._secret = secret
         self._lines = complete_lines(self.path)
-        self._handle = self.path.open("a", encoding="utf-8")
 
     def start_run(self, spec: dict[str, Any], url: str | None, started_at: int) -> int:
         return self.write({"kind": RUN, "spec": spec, "url": url, "started_at": started_at})
@@ -133,20 +134,18 @@ class RawLog:
     def write(self, entry: dict[str, Any]) -> int:
         """Append one JSON object as a line; returns its line number."""
         text = redact(json.dumps(entry, ensure_ascii=False, sort_keys=True), self._secret)
-        self._handle.write(text + "\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
         self._lines += 1
         return self._lines
-
-    def close(self) -> None:
-        self._handle.close()
 
     def __enter__(self) -> RawLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        pass
 
 
 class ReplayLog:
