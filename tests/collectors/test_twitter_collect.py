@@ -8,8 +8,8 @@ import json
 import pytest
 from support.x_api import NOW, QUERY, SEARCH, FakeClock, FakeXApi, fixture, script_search, snapshot
 
-from timgen_data.collectors.twitter import XClient, XRequest, collect_twitter, raw_path, replay_twitter
-from timgen_data.collectors.twitter.raw import RawLog, RawResponse, read_raw
+from timgen_data.collectors.api import RawLog, RawResponse, read_log
+from timgen_data.collectors.twitter import XClient, XRequest, collect_twitter, raw_path
 from timgen_data.errors import RateLimitError
 from timgen_data.store import Store, fetch_rows, load_cursor
 
@@ -178,10 +178,10 @@ def test_load_of_the_raw_file_gives_the_same_store(sqlite_store, tmp_path):
     assert [entry["kind"] for entry in lines].count("run") == 2 and {e.get("status") for e in lines} >= {200, 503}
     assert TOKEN not in raw.read_text()
     replayed = Store.open(f"sqlite:///{tmp_path / 'replayed.sqlite'}")
-    report = replay_twitter(replayed, raw)
+    report = collect_twitter(replayed, None, load=raw)
     assert report.skipped["error_responses"] == 1 and report.rejections.count == 1
     assert snapshot(replayed) == snapshot(sqlite_store)
-    replay_twitter(replayed, raw)  # replaying again changes nothing
+    collect_twitter(replayed, None, load=raw)  # replaying again changes nothing
     assert snapshot(replayed) == snapshot(sqlite_store)
     replayed.dispose()
 
@@ -222,8 +222,8 @@ def test_a_hand_written_raw_file_replays_and_bad_lines_are_rejected(sqlite_store
     raw = tmp_path / "hand.jsonl"
     page = {"path": SEARCH, "params": {"query": QUERY}, "status": 200, "body": fixture("search_page3")}
     raw.write_text("not json at all\n" + json.dumps(page) + "\n", encoding="utf-8")
-    report = replay_twitter(sqlite_store, raw)
-    assert [str(r) for r in report.rejections.kept] == ["hand.jsonl:1: not a raw X API response line"]
+    report = collect_twitter(sqlite_store, None, load=raw)
+    assert [str(r) for r in report.rejections.kept] == ["hand.jsonl:1: not JSON: Expecting value (column 1)"]
     assert report.variant == "load" and [i[0] for i in snapshot(sqlite_store)["items"]] == [P + "280"]
 
 
@@ -233,4 +233,4 @@ def test_the_raw_log_ends_a_line_a_killed_run_left_half_written(tmp_path):
     with RawLog(raw) as log:
         written = log.append(RawResponse(SEARCH, {"query": QUERY}, 200, {}, {"meta": {}}, NOW))
     assert written.line == 3
-    assert [(line, entry is not None) for line, entry in read_raw(raw)] == [(1, True), (2, False), (3, True)]
+    assert [(e.line, e.problem is None) for e in read_log(raw)] == [(1, True), (2, False), (3, True)]

@@ -8,10 +8,10 @@ import json
 import pytest
 from support.x_api import FIXTURES, fixture
 
+from timgen_data.collectors.api import RawResponse, resolve_secret
 from timgen_data.collectors.twitter import (
-    RawResponse,
+    TOKEN,
     XRequest,
-    bearer_token,
     best_mp4,
     parse_liking_users,
     parse_tweet_page,
@@ -113,17 +113,17 @@ def test_request_spec_validation_and_identity():
             XRequest.build(**bad)
 
 
-def test_bearer_token_from_file_or_environment(tmp_path):
-    assert bearer_token(environ={"X_BEARER_TOKEN": " tok-env "}) == "tok-env"
+def test_the_bearer_token_from_file_or_environment(tmp_path):
+    assert resolve_secret(TOKEN, environ={"X_BEARER_TOKEN": " tok-env "}) == "tok-env"
     with pytest.raises(ConfigError, match="X_BEARER_TOKEN"):
-        bearer_token(environ={})
+        resolve_secret(TOKEN, environ={})
     for text in ("tok-file\n", "# x\nexport X_BEARER_TOKEN='tok-file'\n", '{"bearer_token": "tok-file"}'):
         path = tmp_path / "x.env"
         path.write_text(text)
-        assert bearer_token(path, environ={"X_BEARER_TOKEN": "tok-env"}) == "tok-file"
+        assert resolve_secret(TOKEN, path, environ={"X_BEARER_TOKEN": "tok-env"}) == "tok-file"
     path.write_text("OTHER=value\n")
     with pytest.raises(ConfigError) as caught:
-        bearer_token(path)
+        resolve_secret(TOKEN, path)
     assert "value" not in str(caught.value)  # never echoes what the file holds
     with pytest.raises(ConfigError, match="cannot read"):
-        bearer_token(tmp_path / "missing.env")
+        resolve_secret(TOKEN, tmp_path / "missing.env")

@@ -256,8 +256,8 @@ def test_load_replays_to_the_same_store(api, tmp_path, clean):
     assert not run(live, api, data, clock=DAY2).stopped  # the raw file now holds both runs
     saved = raw_path(data, SEARCH)
     lines = [json.loads(line) for line in saved.read_text().splitlines()]
-    assert sum("run" in line for line in lines) == 2
-    assert {line["status"] for line in lines if "method" in line} == {200, 403}
+    assert sum(line["kind"] == "run" for line in lines) == 2
+    assert {line["status"] for line in lines if line["kind"] == "response"} == {200, 403}
 
     replayed = open_store(tmp_path / "replayed.sqlite")
     report = collect_youtube(replayed, request_from_file(saved), data_dir=tmp_path / "other", load=saved)
@@ -345,3 +345,28 @@ def test_media_is_planned_and_fetched_right_away(api, tmp_path):
     assert any(r.path == "/watch" and r.params == {"v": V1} for r in api.requests)
     with pytest.raises(UsageError, match="unknown media"):
         run(store, api, tmp_path / "data", YouTubeRequest("videos", (V1,)), media=["poster"])
+
+
+def test_a_raw_file_in_the_format_before_the_shared_log_still_replays(api, tmp_path, clean):
+    live = open_store(tmp_path / "live.sqlite")
+    run(live, api, tmp_path / "data")
+    saved = raw_path(tmp_path / "data", SEARCH)
+    # What live runs wrote before the shared raw log: {"run": …} and {"method", "params", "status", "response"}.
+    old = tmp_path / "old.jsonl"
+    with old.open("w", encoding="utf-8") as out:
+        for line in saved.read_text(encoding="utf-8").splitlines():
+            entry = json.loads(line)
+            if entry["kind"] == "run":
+                record = {"run": entry["spec"], "started_at": entry["started_at"]}
+            else:
+                answer = "response" if entry["status"] == 200 else "error"
+                record = {"method": entry["path"], "params": entry["params"], "status": entry["status"],
+                          answer: entry["body"]}
+            out.write(json.dumps(record) + "\n")
+    assert not any("kind" in json.loads(line) for line in old.read_text(encoding="utf-8").splitlines())
+
+    replayed = open_store(tmp_path / "replayed.sqlite")
+    report = collect_youtube(replayed, request_from_file(old), data_dir=tmp_path / "other", load=old)
+    assert not report.stopped
+    assert any("commentsDisabled" in str(r) for r in report.rejections.kept)  # the saved 403 replays as one
+    assert snapshot(replayed) == snapshot(live) == clean[0]

@@ -15,7 +15,6 @@ from timgen_data.collectors.twitter import (
     XReport,
     XRequest,
     collect_twitter,
-    replay_twitter,
 )
 
 
@@ -59,13 +58,11 @@ def twitter(settings: Settings, query, users, since, until, max_results, engagem
         raise click.UsageError("--load replays what a raw file holds; leave out --query and --users")
     store = settings.open_store()
     with partial_report_on_rate_limit(lambda partial: _show(partial, as_json)), RichProgress() as progress:
-        if load is not None:
-            report = replay_twitter(store, load, progress=progress)
-        else:
-            request = XRequest.build(query=query, users=users or (), since=since, until=until,
-                                     max_results=max_results, engagement=engagement)
-            report = collect_twitter(store, request, data_dir=settings.data_path, base_url=base_url,
-                                     credentials_file=credentials, max_wait=max_wait, progress=progress)
+        request = None if load is not None else XRequest.build(
+            query=query, users=users or (), since=since, until=until, max_results=max_results,
+            engagement=engagement)
+        report = collect_twitter(store, request, data_dir=settings.data_path, load=load, base_url=base_url,
+                                 credentials_file=credentials, max_wait=max_wait, progress=progress)
     _show(report, as_json)
 
 

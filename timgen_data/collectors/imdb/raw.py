@@ -10,14 +10,14 @@ a crawl recorded against a mirror replays the same.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from timgen_data.collectors.json_lines import complete_lines, read_json_file
+from timgen_data.collectors.api import RawLog
+from timgen_data.collectors.json_lines import read_json_file
 from timgen_data.collectors.report import Rejection, Rejections
 from timgen_data.errors import UsageError
 
@@ -62,20 +62,18 @@ def record_body(record: dict[str, Any]) -> bytes:
 
 
 class PageWriter:
-    """Appends page records as JSON lines; each line is flushed as written, so a killed crawl keeps them."""
+    """Appends page records through the shared raw log (each line fsync'd as written, a line a
+    killed crawl cut ended first); a page keeps its own shape, since its body may be bytes."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        complete_lines(self.path)
-        self._file: TextIO = self.path.open("a", encoding="utf-8")
+        self._log = RawLog(path)
+        self.path = self._log.path
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-        self._file.flush()
+        self._log.write(record)
 
     def close(self) -> None:
-        self._file.close()
+        pass  # each line is written and closed on its own
 
 
 def read_pages(path: Path, rejections: Rejections | None = None) -> list[dict[str, Any]]:

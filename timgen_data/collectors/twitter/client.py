@@ -21,9 +21,8 @@ from typing import Any
 
 import httpx
 
-from timgen_data.collectors.twitter.credentials import TOKEN_ENV
-from timgen_data.collectors.twitter.raw import RawResponse
-from timgen_data.collectors.twitter.spec import DEFAULT_BASE_URL, iso_time
+from timgen_data.collectors.api import RawResponse
+from timgen_data.collectors.twitter.spec import DEFAULT_BASE_URL, TOKEN_ENV, iso_time
 from timgen_data.downloads.retry import (
     TRANSIENT_ERRORS,
     Transient,

@@ -1,10 +1,14 @@
 """``collect twitter``: X API v2 recent search or user timelines into the store, resumably.
 
-Live runs fetch page by page. Each response is appended to the run's raw file first, then
-stored; a page's rows, its likers (with ``engagement``) and its cursor commit in one
-transaction, so a run killed or rate-limited at any point re-runs from the first page not
-committed and never stores a row twice. ``--load`` replays a raw file through the same
-processing (``process.py``) without network or token.
+What is X's own lives here: the requests a run pages through (a search query, or a user
+lookup and then each user's timeline, with each post's likers under ``--engagement``).
+Everything every API source shares (the raw log, ``--load`` replay, the credentials, the
+cursors, the ``sources`` row and the report) is the runner's (``collectors.api``); the
+parse and save of one response is ``process.XSource.apply``.
+
+A page's rows, its likers and its cursor commit in one transaction, so a run killed or
+rate-limited at any point re-runs from the first page not committed and never stores a
+row twice.
 """
 
 from __future__ import annotations
@@ -16,48 +20,46 @@ from pathlib import Path
 
 import httpx
 
-from timgen_data.collectors.save import begin_source, finish_source, namespace_counts
+from timgen_common.progress import SILENT, Progress
+from timgen_data.collectors.api import ApiRunner, RawResponse, resolve_secret
+from timgen_data.collectors.api import raw_path as api_raw_path
+from timgen_data.collectors.api.runner import ApiRun
 from timgen_data.collectors.twitter import cursor
 from timgen_data.collectors.twitter.client import XClient, public_url
-from timgen_data.collectors.twitter.credentials import bearer_token
 from timgen_data.collectors.twitter.parse import parse_liking_users, parse_tweet_page, parse_user_lookup
-from timgen_data.collectors.twitter.process import ResponseProcessor, XReport
-from timgen_data.collectors.twitter.raw import RESPONSE, RUN, RawLog, RawResponse, read_raw
+from timgen_data.collectors.twitter.process import XReport, XSource
 from timgen_data.collectors.twitter.spec import (
     COLLECTOR,
     DEFAULT_BASE_URL,
-    LICENSE,
     MAX_PAGE,
-    NAMESPACE,
     SEARCH_MIN_PAGE,
     SEARCH_PATH,
     TIMELINE_MIN_PAGE,
+    TOKEN,
     USER_FIELDS,
     USERS_BY_PATH,
     USERS_PER_LOOKUP,
     XRequest,
     page_size,
-    spec_sha256,
 )
-from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import client_scope
-from timgen_data.errors import RateLimitError, UsageError
-from timgen_common.progress import SILENT, Progress
-from timgen_data.store import Store, load_cursor, models
+from timgen_data.errors import UsageError
+from timgen_data.store import Store
 
 PAGES_TASK = "X API pages"
 
 
 def raw_path(data_dir: Path, request: XRequest) -> Path:
     """Where live runs of ``request`` append their raw responses."""
-    return Path(data_dir) / "raw" / COLLECTOR / f"{request.run_key}.jsonl"
+    return api_raw_path(data_dir, COLLECTOR, request.run_key)
 
 
 def collect_twitter(
     store: Store,
-    request: XRequest,
+    request: XRequest | None,
     *,
-    data_dir: Path,
+    data_dir: Path | None = None,
+    load: Path | None = None,
     base_url: str = DEFAULT_BASE_URL,
     credentials_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
@@ -67,7 +69,9 @@ def collect_twitter(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
 ) -> XReport:
-    """Collect the posts ``request`` asks for (and their likers with ``engagement``).
+    """Collect the posts ``request`` asks for (and their likers with ``engagement``), or with
+    ``load`` store what a raw file holds (from live runs, or written by hand in their shape)
+    without network or token.
 
     Raises ``RateLimitError`` (carrying the partial report) when a rate limit resets more
     than ``max_wait`` seconds away; everything before it is stored and a re-run resumes.
@@ -75,83 +79,25 @@ def collect_twitter(
     >>> request = XRequest.build(query="#movie has:media", max_results=200)           # doctest: +SKIP
     >>> collect_twitter(store, request, data_dir=Path("timgen-data")).written          # doctest: +SKIP
     {'interactions': 187, 'assets': 96}
+    >>> collect_twitter(store, None, load=Path("timgen-data/raw/twitter/search-0123abcd.jsonl"))  # doctest: +SKIP
     """
-    token = bearer_token(credentials_file, environ)
+    runner = ApiRunner(store, XSource(), progress=progress, task=PAGES_TASK)
+    if load is not None:
+        return runner.replay(load)
+    if request is None or data_dir is None:
+        raise UsageError("give either --query TEXT or --users NAME,NAME (exactly one), or --load FILE")
+    token = resolve_secret(TOKEN, credentials_file, environ)
     if max_wait < 0:
         raise UsageError(f"--max-wait must be 0 or more seconds, not {max_wait}")
-    path = raw_path(data_dir, request)
     url = public_url(base_url) + (SEARCH_PATH if request.kind == "search" else USERS_BY_PATH)
-    report = XReport(COLLECTOR, request.kind, NAMESPACE, url, request.sha256)
-    processor = ResponseProcessor(report, path.name)
-    with store.begin() as conn:
-        processor.source_id = begin_source(conn, collector=COLLECTOR, variant=request.kind, namespace=NAMESPACE,
-                                           url=url, sha256=request.sha256, md5=None, license=LICENSE)
-    with RawLog(path) as log, client_scope(client) as http:
-        log.start_run(request.canonical(), url, int(clock()))
+    with runner.live(data_dir=data_dir, run_key=request.run_key, spec=request.canonical(), variant=request.kind,
+                     url=url, started_at=int(clock())) as run, client_scope(client) as http:
         api = XClient(token, http=http, base_url=base_url, max_wait=max_wait, sleep=sleep, clock=clock,
-                      on_response=log.append)
-        run = _LiveRun(store, request, api, processor, progress)
-        progress.start(PAGES_TASK, total=None, unit="pages")
-        try:
-            for target in run.targets():
-                run.walk(target)
-        except RateLimitError as exc:
-            _close(store, processor, "stopped")
-            exc.report = report
-            raise
-        progress.finish(PAGES_TASK)
-    _close(store, processor, "complete")
-    return report
-
-
-def replay_twitter(store: Store, path: Path, *, progress: Progress = SILENT) -> XReport:
-    """Store what a raw file (from live runs, or written by hand in the same shape) holds.
-
-    >>> replay_twitter(store, Path("timgen-data/raw/twitter/search-0123abcd.jsonl"))  # doctest: +SKIP
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"--load {path} is not a file; give a raw file from <data dir>/raw/twitter/")
-    report: XReport | None = None
-    processor: ResponseProcessor | None = None
-    progress.start(PAGES_TASK, total=None, unit="responses")
-    for line, entry in read_raw(path):
-        kind = entry.get("kind", RESPONSE if "path" in entry else None) if entry else None
-        if kind == RUN:
-            spec = entry.get("spec") or {}
-            if processor is not None and processor.source_id is not None:
-                _finish(store, processor, "complete")
-            if report is None:
-                report = XReport(COLLECTOR, str(spec.get("kind", "load")), NAMESPACE, str(path), spec_sha256(spec))
-                processor = ResponseProcessor(report, path.name)
-            with store.begin() as conn:
-                processor.source_id = begin_source(
-                    conn, collector=COLLECTOR, variant=str(spec.get("kind", "load")), namespace=NAMESPACE,
-                    url=entry.get("url"), sha256=spec_sha256(spec), md5=None, license=LICENSE)
-            continue
-        if report is None:  # a hand-written file without run lines: the file itself names the run
-            digest, _md5 = file_digests(path)  # read in blocks: a replay file can be large
-            report = XReport(COLLECTOR, "load", NAMESPACE, str(path), digest)
-            processor = ResponseProcessor(report, path.name)
-            with store.begin() as conn:
-                processor.source_id = begin_source(conn, collector=COLLECTOR, variant="load", namespace=NAMESPACE,
-                                                   url=None, sha256=digest, md5=None, license=LICENSE)
-        if kind != RESPONSE:
-            processor.reject(line, "not a raw X API response line")
-            continue
-        try:
-            response = RawResponse.from_json(entry, line)
-        except (KeyError, TypeError, ValueError):
-            processor.reject(line, "a response line without a path or with a non-numeric status")
-            continue
-        with store.begin() as conn:
-            processor.apply(conn, response)
-        progress.advance(PAGES_TASK)
-    progress.finish(PAGES_TASK)
-    if report is None:
-        raise UsageError(f"--load {path} holds no responses")
-    _close(store, processor, "complete")
-    return report
+                      on_response=run.log.append)
+        plan = _Plan(runner, run, request, api)
+        for target in plan.targets():
+            plan.walk(target)
+    return run.report
 
 
 @dataclass(frozen=True)
@@ -166,10 +112,11 @@ class _Target:
     params: dict[str, str]
 
 
-class _LiveRun:
-    def __init__(self, store: Store, request: XRequest, api: XClient, processor: ResponseProcessor,
-                 progress: Progress) -> None:
-        self.store, self.request, self.api, self.processor, self.progress = store, request, api, processor, progress
+class _Plan:
+    """The requests one run pages through, each answer committed as it comes."""
+
+    def __init__(self, runner: ApiRunner, run: ApiRun, request: XRequest, api: XClient) -> None:
+        self.runner, self.run, self.request, self.api = runner, run, request, api
 
     def targets(self) -> Iterator[_Target]:
         request = self.request
@@ -182,8 +129,7 @@ class _LiveRun:
             names = request.users[start:start + USERS_PER_LOOKUP]
             params = {"usernames": ",".join(names), "user.fields": USER_FIELDS}
             response = self.api.get("users/by", USERS_BY_PATH, params)
-            with self.store.begin() as conn:
-                self.processor.apply(conn, response)
+            self.runner.commit(self.run, response)
             found = dict(parse_user_lookup(_body(response)).found)  # id -> username
             for user_id in found:
                 yield _Target(cursor.user_key(user_id), "users/:id/tweets", f"/2/users/{user_id}/tweets",
@@ -191,10 +137,11 @@ class _LiveRun:
 
     def walk(self, target: _Target) -> None:
         """Pages of ``target`` until the end, ``--max-results`` posts, or a bounded number of pages."""
-        with self.store.begin() as conn:
-            state = load_cursor(conn, COLLECTOR, target.key)
+        with self.runner.store.begin() as conn:
+            state = self.run.cursors.load(conn, target.key)
         params = {**target.params, **cursor.resume_params(state, target.token_param)}
         fetched = 0
+        report = self.run.report
         # Every useful page holds at least one post, so this many pages can never cut a run short.
         for _ in range(self.request.max_results):
             params["max_results"] = str(page_size(self.request.max_results - fetched, target.min_page))
@@ -202,19 +149,16 @@ class _LiveRun:
             page = parse_tweet_page(_body(response))
             likers = [like for post_id in page.post_ids for like in self._likers(post_id)] \
                 if self.request.engagement else []
-            with self.store.begin() as conn:  # the page, its likers and its cursor: all or nothing
-                self.processor.apply(conn, response)
-                for like in likers:
-                    self.processor.apply(conn, like)
-            self.progress.advance(PAGES_TASK)
+            self.runner.commit(self.run, response, *likers)  # the page, its likers and its cursor
+            self.runner.progress.advance(self.runner.task)
             fetched += len(_body(response).get("data") or [])
             if not page.next_token:
                 return
             if fetched >= self.request.max_results:
-                self.processor.report.count(self.processor.report.skipped, "walks_left_for_the_next_run")
+                report.count(report.skipped, "walks_left_for_the_next_run")
                 return
             params[target.token_param] = page.next_token
-        self.processor.report.count(self.processor.report.skipped, "walks_left_for_the_next_run")
+        report.count(report.skipped, "walks_left_for_the_next_run")
 
     def _likers(self, post_id: str) -> list[RawResponse]:
         """Pages of a post's likers, at most ``--max-results`` users."""
@@ -234,19 +178,3 @@ class _LiveRun:
 
 def _body(response: RawResponse) -> dict:
     return response.body if isinstance(response.body, dict) else {}
-
-
-def _close(store: Store, processor: ResponseProcessor, status: str) -> None:
-    with store.begin() as conn:
-        processor.report.stored = namespace_counts(conn, NAMESPACE)
-    _finish(store, processor, status)
-
-
-def _finish(store: Store, processor: ResponseProcessor, status: str) -> None:
-    report = processor.report
-    counts = {**report.read, **{f"new_{k}": v for k, v in report.written.items()}, "rejected": report.rejections.count}
-    with store.begin() as conn:
-        finish_source(conn, processor.source_id, counts)
-        if status != "complete":
-            conn.execute(models.sources.update().where(models.sources.c.id == processor.source_id)
-                         .values(status=status))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from timgen_data.collectors.twitter.raw import RawResponse
+from timgen_data.collectors.api import RawResponse
 from timgen_data.collectors.twitter.spec import SEARCH_PATH
 
 TIMELINE_PATH = re.compile(r"/2/users/(\d+)/tweets")

@@ -9,20 +9,23 @@ name on purpose: they say how much and from where, not what.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from timgen_data.collectors.api import Secret
+from timgen_data.collectors.api.runner import spec_sha256
 from timgen_data.errors import TimeValueError, UsageError
 from timgen_data.sources import SOURCES
-from timgen_data.store import to_json
 from timgen_data.timeline import normalize_time
 
 COLLECTOR = "twitter"
 NAMESPACE = "twitter"
 DEFAULT_BASE_URL = "https://api.x.com"
 LICENSE = SOURCES[COLLECTOR].license
+TOKEN_ENV = "X_BEARER_TOKEN"
+TOKEN = Secret(TOKEN_ENV, ("bearer_token",), "the X API bearer token",
+               "create one in the X developer portal (developer.x.com)")
 
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
 TWEET_FIELDS = "created_at,public_metrics,attachments,entities,referenced_tweets,conversation_id,lang"
@@ -99,10 +102,6 @@ class XRequest:
         if self.until is not None:
             params["end_time"] = iso_time(self.until)
         return params
-
-
-def spec_sha256(canonical: dict[str, object]) -> str:
-    return hashlib.sha256(to_json(canonical).encode("utf-8")).hexdigest()
 
 
 def page_size(remaining: int, minimum: int) -> int:

@@ -8,56 +8,31 @@ the API's own error reason, never from the exception text.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from pathlib import Path
 
-from timgen_data.errors import ConfigError
+from timgen_data.collectors.api import Secret, resolve_secret
+from timgen_data.collectors.api import redact as redact_secret
+from timgen_data.collectors.api.credentials import REDACTED
 
 API_KEY_ENV = "YOUTUBE_API_KEY"
-REDACTED = "REDACTED"
+API_KEY = Secret(API_KEY_ENV, ("api_key",), "the YouTube API key",
+                 "create a key in the Google Cloud console with the YouTube Data API v3 enabled")
 _KEY_PARAM = re.compile(r"([?&]key=)[^&#\s'\"]+")
 _LOGGERS = ("googleapiclient.discovery", "googleapiclient.http", "googleapiclient.model")
 
 
 def resolve_api_key(credentials: Path | None = None, environ: dict[str, str] | None = None) -> str:
-    """The key from ``credentials`` (the key alone, or JSON ``{"api_key": …}``) or, without
-    one, from ``$YOUTUBE_API_KEY``; a ConfigError naming both when there is none."""
-    how = (f"set {API_KEY_ENV} or pass --credentials FILE (a file holding the key, or JSON "
-           '{"api_key": "…"}); create a key in the Google Cloud console with the YouTube Data API v3 enabled')
-    if credentials is not None:
-        path = Path(credentials)
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the credentials file {path}: {exc.strerror}; {how}") from None
-        key = _key_from_text(text)
-        if not key:
-            raise ConfigError(f"the credentials file {path} holds no API key; {how}")
-        return key
-    key = (os.environ if environ is None else environ).get(API_KEY_ENV, "").strip()
-    if not key:
-        raise ConfigError(f"no YouTube API key: {how}")
-    return key
-
-
-def _key_from_text(text: str) -> str:
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            return ""  # never echo the file: it may hold the key in some other shape
-        value = data.get("api_key") if isinstance(data, dict) else None
-        return value.strip() if isinstance(value, str) else ""
-    return text.splitlines()[0].strip() if text else ""
+    """The key from ``credentials`` (the key alone, ``YOUTUBE_API_KEY=…``, or JSON
+    ``{"api_key": …}``) or, without one, from ``$YOUTUBE_API_KEY``; a ConfigError naming
+    both when there is none."""
+    return resolve_secret(API_KEY, credentials, environ)
 
 
 def redact(text: str, key: str | None = None) -> str:
     """``text`` without any ``key=`` query value, nor ``key`` itself anywhere."""
-    text = _KEY_PARAM.sub(rf"\g<1>{REDACTED}", text)
-    return text.replace(key, REDACTED) if key else text
+    return redact_secret(_KEY_PARAM.sub(rf"\g<1>{REDACTED}", text), key)
 
 
 class RedactKeyFilter(logging.Filter):
