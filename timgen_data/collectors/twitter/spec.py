@@ -25,7 +25,7 @@ DEFAULT_BASE_URL = "https://api.x.com"
 LICENSE = SOURCES[COLLECTOR].license
 
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
-TWEET_FIELDS = "created_at,public_metrics,attachments,entities,referenced_tweets,conversation_id,lang"
+TWEET_FIELDS = "created_at,public_metrics,attachments,entities,referenced_tweets,conversation_id,lang,note_tweet"
 USER_FIELDS = "created_at,username,name,public_metrics"
 MEDIA_FIELDS = "type,url,preview_image_url,variants,duration_ms,width,height"
 
