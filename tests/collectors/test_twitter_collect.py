@@ -47,7 +47,7 @@ def test_search_pages_posts_media_and_rejections(store, tmp_path):
     assert first["start_time"] == "2026-11-18T00:00:00Z"
     assert first["expansions"] == "author_id,attachments.media_keys,referenced_tweets.id"
     assert first["tweet.fields"] == ("created_at,public_metrics,attachments,entities,referenced_tweets,"
-                                     "conversation_id,lang")
+                                     "conversation_id,lang,note_tweet")
     assert first["user.fields"] == "created_at,username,name,public_metrics"
     assert first["media.fields"] == "type,url,preview_image_url,variants,duration_ms,width,height"
 

@@ -16,10 +16,16 @@ Referenced posts come from ``includes.tweets`` and are stored as items (with the
 media where the page includes it), so reply, quote and retweet targets exist. A post whose
 author is missing from ``includes.users`` (deleted, suspended or protected; the API then
 lists the author under ``errors``) is rejected: every interaction needs its user.
+
+Text is stored as its author wrote it: the API sends ``text`` with ``&``, ``<`` and ``>``
+HTML-escaped, so it is decoded once, here, from the response (a raw file replayed is
+decoded the same once, never twice); a post longer than 280 characters is whole only in
+``note_tweet.text``, which is used where the API sends it.
 """
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -128,7 +134,7 @@ def parse_tweet_page(body: dict[str, Any]) -> TweetPage:
         authors_used[author] = user_record(authors[author])
         refs = [r for r in tweet.get("referenced_tweets") or []
                 if isinstance(r, dict) and r.get("type") in REFERENCE_ACTIONS]
-        written = tweet.get("text") or None
+        written = post_text(tweet) or None
         references += [(author, r["id"], ts, REFERENCE_ACTIONS[r["type"]], None if r["type"] == "retweeted" else written)
                        for r in refs if r.get("id")]
         if any(r["type"] == "retweeted" for r in refs):
@@ -171,6 +177,19 @@ def user_record(user: dict[str, Any]) -> UserRecord:
     return UserRecord(str(user["id"]), {key: user.get(key) for key in USER_ATTRIBUTES})
 
 
+def post_text(tweet: dict[str, Any]) -> Any:
+    """What the author wrote: the whole long post where there is one, HTML entities decoded once.
+
+    >>> post_text({"text": "Q&amp;A &lt;3 about &amp;lt;"})
+    'Q&A <3 about &lt;'
+    >>> post_text({"text": "Long… https://t.co/x", "note_tweet": {"text": "Long and whole"}})
+    'Long and whole'
+    """
+    note = tweet.get("note_tweet")
+    text = note.get("text") if isinstance(note, dict) and note.get("text") else tweet.get("text")
+    return html.unescape(text) if isinstance(text, str) else text
+
+
 def best_mp4(variants: list[dict[str, Any]] | None) -> str | None:
     """The highest-bitrate MP4 among a video's variants (HLS playlists are left out).
 
@@ -189,8 +208,11 @@ def _item(tweet: dict[str, Any], media: dict[str, dict[str, Any]], page: TweetPa
           ) -> tuple[ItemRecord, list[MediaAsset], float | None]:
     post_id = str(tweet["id"])
     ts = _ts(tweet)
+    # A long post's hashtags beyond its first 280 characters are only in note_tweet's entities.
+    note = tweet.get("note_tweet") if isinstance(tweet.get("note_tweet"), dict) else {}
     hashtags = list(dict.fromkeys(
-        h["tag"] for h in (tweet.get("entities") or {}).get("hashtags") or [] if isinstance(h, dict) and h.get("tag")
+        h["tag"] for entities in (tweet.get("entities"), note.get("entities")) if isinstance(entities, dict)
+        for h in entities.get("hashtags") or [] if isinstance(h, dict) and h.get("tag")
     ))
     assets, described, duration = [], [], None
     for key in (tweet.get("attachments") or {}).get("media_keys") or []:
@@ -231,7 +253,7 @@ def _item(tweet: dict[str, Any], media: dict[str, dict[str, Any]], page: TweetPa
     if videos:
         attributes["videos"] = videos
     year = datetime.fromtimestamp(ts, UTC).year
-    return ItemRecord(post_id, None, year, hashtags, attributes, tweet.get("text")), assets, duration
+    return ItemRecord(post_id, None, year, hashtags, attributes, post_text(tweet)), assets, duration
 
 
 def _ts(tweet: dict[str, Any]) -> int:

@@ -28,7 +28,7 @@ TOKEN = Secret(TOKEN_ENV, ("bearer_token",), "the X API bearer token",
                "create one in the X developer portal (developer.x.com)")
 
 EXPANSIONS = "author_id,attachments.media_keys,referenced_tweets.id"
-TWEET_FIELDS = "created_at,public_metrics,attachments,entities,referenced_tweets,conversation_id,lang"
+TWEET_FIELDS = "created_at,public_metrics,attachments,entities,referenced_tweets,conversation_id,lang,note_tweet"
 USER_FIELDS = "created_at,username,name,public_metrics"
 MEDIA_FIELDS = "type,url,preview_image_url,variants,duration_ms,width,height"
 
