@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support.x_api import SEARCH, FakeClock, FakeXApi, fixture, snapshot
 
-from timgen_data.collectors.twitter import XRequest, collect_twitter, raw_path, replay_twitter
+from timgen_data.collectors.twitter import XRequest, collect_twitter, raw_path
 from timgen_data.store import Store, fetch_rows
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "real" / "twitter"
@@ -113,7 +113,7 @@ def test_real_search_pages_store_text_as_written_and_public_metrics(sqlite_store
 
     # The raw file replayed decodes once too: the same store, no text decoded twice.
     replayed = Store.open(f"sqlite:///{tmp_path / 'replayed.sqlite'}")
-    replay_twitter(replayed, raw_path(tmp_path / "data", XRequest.build(query="real pages")))
+    collect_twitter(replayed, None, load=raw_path(tmp_path / "data", XRequest.build(query="real pages")))
     assert snapshot(replayed) == snapshot(sqlite_store)
     replayed.dispose()
 
