@@ -37,6 +37,23 @@ def test_dumps_through_the_cli(tmp_path):
     assert "imdb title.basics+title.ratings → imdb" in again.stdout and "title basics already stored" in again.stdout
 
 
+
+def test_media_is_fetched_right_after_the_collect(tmp_path):
+    # `text` media need no network: each title's own text is its asset (item:text), planned and stored.
+    with LoopbackServer() as server:
+        server.add_file("/title.basics.tsv.gz", gzip.compress((FIXTURES / "title.basics.tsv").read_bytes(), mtime=0))
+        result = invoke(tmp_path, "--dumps", "title.basics", "--base-url", server.url, "--media", "text", "--json")
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        titles = report["stored"]["items"]
+        assert titles > 0 and report["assets"]["planned"] == report["assets"]["fetched"] == titles
+        assert report["assets"]["by_modality"] == {"text": {"ok": titles, "failed": 0}}
+        again = invoke(tmp_path, "--dumps", "title.basics", "--base-url", server.url, "--media", "text")
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.stdout.split())
+    assert "media" in text and f"done in an earlier run │ {titles}" in text and "fetched │ 0" in text
+
+
 @pytest.mark.parametrize("args, message", [
     ((), "either --dumps"),
     (("--dumps", "title.basics", "--titles", "tt0133093"), "one at a time"),

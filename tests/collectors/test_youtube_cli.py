@@ -86,3 +86,46 @@ def test_exactly_one_thing_to_collect(tmp_path):
     assert none.exit_code == 2 and "--load FILE" in none.output
     bad = invoke(tmp_path, "--videos", "not-an-id")
     assert bad.exit_code == 2 and "11-character ids" in bad.output
+
+
+def test_media_is_planned_and_fetched_right_away(api, tmp_path):
+    pytest.importorskip("cv2")
+    from support.media import write_mp4
+
+    from timgen_data.store import Store, fetch_rows
+
+    clip = write_mp4(tmp_path / "clip.mp4")
+    api.add_file("/watch?v=tmgVideo001", clip, content_type="video/mp4")  # youtube:<id> lands here
+    api.add_file("/watch?v=tmgVideo002", b"<html>no video here</html>", content_type="text/html")
+    args = ("--videos", "tmgVideo001,tmgVideo002", "--media", "video", "--base-url", api.url,
+            "--media-base-url", api.url)
+    result = invoke(tmp_path, *args, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    media = report["media"]
+    assert (media["planned"], media["fetched"], media["failed"], media["skipped"]) == (0, 1, 1, 0)
+    assert [f["uri"] for f in media["failures"]] == ["youtube:tmgVideo002"]
+    assert report["written"]["assets"] == 4  # two thumbnails, two videos: the collect planned them all
+
+    store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    with store.begin() as conn:
+        assets = dict(((i, m), s) for i, m, s in fetch_rows(
+            conn, "SELECT i.external_id, a.modality, a.status FROM assets a JOIN items i ON i.id = a.item_id"))
+        stored, counts = fetch_rows(conn, "SELECT local_path, (SELECT counts FROM sources) FROM assets "
+                                          "WHERE status = 'ok'")[0]
+    assert assets == {("tmgVideo001", "image"): "pending", ("tmgVideo001", "video"): "ok",
+                      ("tmgVideo002", "image"): "pending", ("tmgVideo002", "video"): "failed"}
+    assert (tmp_path / "assets" / stored).read_bytes() == clip
+    # The source's recorded counts are the collect's: a media failure is the asset's, not a rejected record.
+    assert json.loads(counts) == {**report["stored"], "rejected": report["rejected"]} and report["rejected"] == 0
+
+    def watched():
+        return sum(r.path == "/watch" for r in api.requests)
+
+    first = watched()
+    again = invoke(tmp_path, *args)  # the text report; nothing is fetched twice
+    assert again.exit_code == 0, again.output
+    text = " ".join(again.stdout.split())
+    # Both are done: the fetched one, and the failed one, which is not tried again without `align assets --retry-failed`.
+    assert "fetched │ 0" in text and "failed │ 0" in text and "done in an earlier run │ 2" in text
+    assert first > 0 and watched() == first

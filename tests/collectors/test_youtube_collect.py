@@ -15,7 +15,6 @@ import pytest
 from support.http_server import LoopbackServer
 from support.progress import RecordingProgress
 
-from timgen_data.alignment.assets import FetchOptions
 from timgen_data.collectors.youtube import YouTubeApi, YouTubeRequest, collect_youtube, raw_path, request_from_file
 from timgen_data.collectors.youtube.quota import quota_key
 from timgen_data.errors import ConfigError, DownloadError, UsageError
@@ -328,21 +327,18 @@ def test_the_key_appears_nowhere(api, tmp_path, caplog):
     assert leaks == []  # …but nowhere is the key written
 
 
-def test_media_is_planned_and_fetched_right_away(api, tmp_path):
-    pytest.importorskip("cv2")
-    from support.media import write_mp4
-
-    api.add_file("/watch", write_mp4(tmp_path / "clip.mp4"), content_type="video/mp4")  # youtube:<id> lands here
+def test_media_is_planned_for_align_assets_and_not_fetched(api, tmp_path):
     one = fixture("videos_batch1.json")
     api.add_json("/youtube/v3/videos", {**one, "items": one["items"][:1]}, query={"id": V1})
     store = open_store(tmp_path / "s.sqlite")
-    options = FetchOptions(youtube_base_url=api.url, rate_limit=None, workers=1)
-    report = run(store, api, tmp_path / "data", YouTubeRequest("videos", (V1,)), media=["video"], media_options=options)
-    assert report.written["media_fetched"] == 1 and report.skipped["media_failed"] == 0
-    assets = {(row[1], row[2]): row[3] for row in snapshot(store)["assets"]}
-    assert assets == {("image", f"https://i.ytimg.com/vi/{V1}/maxresdefault.jpg"): "pending",
-                      ("video", f"youtube:{V1}"): "ok"}
-    assert any(r.path == "/watch" and r.params == {"v": V1} for r in api.requests)
+    report = run(store, api, tmp_path / "data", YouTubeRequest("videos", (V1,)), media=["video", "audio"])
+    thumbnail = max(one["items"][0]["snippet"]["thumbnails"].values(), key=lambda t: t.get("width", 0))["url"]
+    assert snapshot(store)["assets"] == sorted([(V1, "audio", f"youtube:{V1}", "pending"),
+                                                (V1, "image", thumbnail, "pending"),
+                                                (V1, "video", f"youtube:{V1}", "pending")])
+    assert report.written["assets"] == 3
+    assert not any(r.path == "/watch" for r in api.requests)  # fetching is `align assets`' (or the CLI's)
+    assert not (tmp_path / "data" / "assets").exists()
     with pytest.raises(UsageError, match="unknown media"):
         run(store, api, tmp_path / "data", YouTubeRequest("videos", (V1,)), media=["poster"])
 

@@ -1,7 +1,8 @@
 """``timgen-data collect <source>``: one subcommand per source in ``timgen_data.sources``.
 
 Each source's module (``movielens``, ``amazon``, …) is imported only when its subcommand
-runs; they share the report renderer in ``report`` and never import this module.
+runs; they share the report renderer in ``report`` and the ``--media`` fetch in ``media``,
+and never import this module.
 """
 
 from __future__ import annotations

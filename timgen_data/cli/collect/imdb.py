@@ -6,9 +6,8 @@ from pathlib import Path
 
 import click
 
-from timgen_data.alignment.assets import FetchOptions, collect_assets
-from timgen_data.alignment.content_store import ContentStore
 from timgen_data.alignment.encoders.base import MODALITIES
+from timgen_data.cli.collect.media import fetch_planned_media, show_media
 from timgen_data.cli.collect.report import partial_report_on_rate_limit, show_report
 from timgen_data.cli.common_options import base_url_option, force_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
@@ -17,8 +16,6 @@ from timgen_data.cli.render import console, print_json, print_mapping
 from timgen_data.collectors.imdb import DEFAULT_TITLE_TYPES, DUMPS, collect_imdb_dumps, crawl_titles
 from timgen_data.collectors.imdb.run import CrawlReport
 from timgen_data.errors import UsageError
-
-ASSETS_FOLDER = "assets"
 
 
 def _names(value: str | None) -> list[str]:
@@ -88,8 +85,7 @@ def imdb(settings: Settings, dumps, title_types, from_file, titles, reviews, max
             )
         assets = None
         if modalities:
-            assets = collect_assets(store, ContentStore(settings.data_path / ASSETS_FOLDER), modalities,
-                                    sources=(report.namespace,), options=FetchOptions(), progress=progress)
+            assets = fetch_planned_media(settings, store, report.namespace, modalities, progress=progress)
     _show(report, assets, as_json)
 
 
@@ -109,5 +105,4 @@ def _show(report, assets, as_json: bool) -> None:
         for url, reason in list(report.failed_pages.items())[:10]:
             console.print(f"  failed {url}: {reason}")
     if assets:
-        print_mapping("media", {"planned": assets.planned, "fetched": assets.fetched, "failed": assets.failed,
-                                "done in an earlier run": assets.skipped})
+        show_media(assets)

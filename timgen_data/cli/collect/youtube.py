@@ -6,11 +6,12 @@ from __future__ import annotations
 import click
 
 from timgen_data.alignment.assets import FetchOptions
+from timgen_data.cli.collect.media import fetch_planned_media, show_media
 from timgen_data.cli.collect.report import show_report
 from timgen_data.cli.common_options import base_url_option, credentials_option, json_option, load_option
 from timgen_data.cli.options import Settings, pass_settings
 from timgen_data.cli.progress import RichProgress
-from timgen_data.cli.render import console
+from timgen_data.cli.render import console, print_json
 from timgen_data.collectors.youtube import (
     API_KEY_ENV,
     DEFAULT_DAILY_QUOTA,
@@ -34,8 +35,8 @@ def _split(value: str | None) -> list[str]:
 @click.option("--playlist", metavar="ID", help="The videos of a playlist.")
 @click.option("--comments", is_flag=True, help="Also collect comment threads and replies as `comment` interactions.")
 @click.option("--media", metavar="video,audio",
-              help=f"Fetch media right away ({', '.join(MEDIA_MODALITIES)}; image = the thumbnail); "
-                   "otherwise `timgen-data align assets` fetches them later.")
+              help=f"Plan these media ({', '.join(MEDIA_MODALITIES)}; image = the thumbnail) and fetch the "
+                   "source's pending ones right after collecting, as `timgen-data align assets` would later.")
 @click.option("--max-results", type=click.IntRange(1, MAX_RESULTS_LIMIT), default=50, show_default=True,
               help="At most this many videos from --search, --channel or --playlist.")
 @click.option("--max-comment-pages", type=click.IntRange(1), default=20, show_default=True,
@@ -85,11 +86,17 @@ def youtube(settings: Settings, videos, query, channel, playlist, comments, medi
     with RichProgress() as progress:
         report = collect_youtube(
             store, request, data_dir=settings.data_path, api_key=api_key, base_url=base_url, load=load,
-            daily_quota=daily_quota, media=_split(media), media_options=options, progress=progress,
+            daily_quota=daily_quota, media=_split(media), progress=progress,
         )
-    show_report(report, as_json)
+        # The align step's fetch, for this source only; nothing to fetch when no video was stored.
+        assets = None
+        if media and report.stored.get("videos_this_request"):
+            assets = fetch_planned_media(settings, store, report.namespace, _split(media), options=options,
+                                         progress=progress)
     if as_json:
+        print_json({**report.as_dict(), "media": assets.as_dict() if assets else None})
         return
+    show_report(report, as_json=False)
     if report.quota:
         quota = report.quota
         console.print(f"quota {quota['day']}: {quota['used']} of {quota['daily_quota']} units used "
@@ -98,3 +105,5 @@ def youtube(settings: Settings, videos, query, channel, playlist, comments, medi
         console.print(f"raw responses appended to {report.raw_file}")
     if report.message:
         console.print(report.message, style="yellow", markup=False)
+    if assets:
+        show_media(assets)

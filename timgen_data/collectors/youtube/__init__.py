@@ -1,5 +1,6 @@
 """YouTube: video metadata, categories, thumbnails and timestamped comments through the
-YouTube Data API v3 (google-api-python-client), and video/audio media through yt-dlp."""
+YouTube Data API v3 (google-api-python-client), and planned video/audio media (``youtube:<id>``
+assets that ``align assets`` fetches through yt-dlp)."""
 
 from timgen_data.collectors.youtube.api import COSTS, YouTubeApi
 from timgen_data.collectors.youtube.collector import (

@@ -19,8 +19,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from timgen_data.alignment.assets import FetchOptions, collect_assets
-from timgen_data.alignment.content_store import ContentStore
 from timgen_data.collectors.report import Rejection
 from timgen_data.collectors.save import begin_source, finish_source
 from timgen_data.collectors.youtube import plan
@@ -75,7 +73,6 @@ def collect_youtube(
     load: Path | None = None,
     daily_quota: int = DEFAULT_DAILY_QUOTA,
     media: Sequence[str] = (),
-    media_options: FetchOptions | None = None,
     progress: Progress = SILENT,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
@@ -85,7 +82,8 @@ def collect_youtube(
 
     The key comes from ``api_key`` or ``$YOUTUBE_API_KEY`` (not needed with ``load``).
     ``clock`` gives the time the quota day is taken from; ``sleep`` waits between
-    retries (tests inject both).
+    retries (tests inject both). ``media`` only plans: each video's ``youtube:<id>``
+    video/audio assets become pending rows that ``align assets`` fetches.
 
     >>> report = collect_youtube(store, YouTubeRequest("search", "trailer 1999", comments=True),
     ...                          data_dir=Path("timgen-data"))                  # doctest: +SKIP
@@ -109,8 +107,6 @@ def collect_youtube(
         raw.start_run(request.spec(), int(clock()))
         run.report.raw_file = str(raw.path)
     run.execute()
-    if media and run.cursor["stored"]:
-        run.fetch_media(ContentStore(Path(data_dir) / "assets"), media_options or FetchOptions())
     return run.finish()
 
 
@@ -312,16 +308,6 @@ class _Run:
         self.report.stopped, self.report.message = True, message
 
     # -- after the loop ---------------------------------------------------------------------
-    def fetch_media(self, content: ContentStore, options: FetchOptions) -> None:
-        assets = collect_assets(self.store, content, list(self.media), sources=(NAMESPACE,), options=options,
-                                progress=self.progress)
-        self.report.media = assets.as_dict()
-        self.report.written["media_fetched"] = assets.fetched
-        self.report.skipped["media_failed"] = assets.failed
-        for failure in assets.failures:
-            self.report.rejections.add(Rejection(f"asset {failure['uri']} ({failure['modality']})",
-                                                 failure["asset_id"], failure["error"] or "failed"))
-
     def finish(self) -> YouTubeReport:
         self.report.stored = self._stored()
         if self.ledger is not None:

@@ -14,8 +14,7 @@ class YouTubeReport(CollectReport):
     message: str | None = None  # what happened and what to do (when and how to resume)
     quota: dict[str, Any] | None = None  # day, used, daily_quota, spent_this_run (live runs)
     raw_file: str | None = None  # where this run's raw responses were appended (live runs)
-    media: dict[str, Any] | None = None  # collect_assets' report, when media was fetched
 
     def as_dict(self) -> dict[str, Any]:
         return {**super().as_dict(), "stopped": self.stopped, "message": self.message, "quota": self.quota,
-                "raw_file": self.raw_file, "media": self.media}
+                "raw_file": self.raw_file}
