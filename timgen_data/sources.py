@@ -28,12 +28,25 @@ class Source:
     namespaces: tuple[str, ...]  # store namespaces of its users and items; a trailing "-" is a prefix
     # Variants collected under other terms than `license` (IMDb's crawled pages are not its dumps).
     variant_licenses: tuple[tuple[str, str], ...] = ()
+    # The lowest and highest rating its users give (the `value` of its `rate` and review rows), or
+    # None where it has no fixed scale. Ratings keep their source's scale: the movie scenario's
+    # y_score is the rating as given, so `label` reports which scales its scores are on.
+    rating_scale: tuple[float, float] | None = None
 
     def license_of(self, variant: str) -> str | None:
         return dict(self.variant_licenses).get(variant, self.license)
 
     def owns_namespace(self, namespace: str) -> bool:
         return any(namespace.startswith(n) if n.endswith("-") else namespace == n for n in self.namespaces)
+
+
+def source_of_namespace(namespace: str) -> Source | None:
+    """The source whose users and items live in ``namespace``; None for a namespace no source owns.
+
+    >>> source_of_namespace("movielens-100k").rating_scale
+    (0.5, 5.0)
+    """
+    return next((s for s in SOURCES.values() if s.owns_namespace(namespace)), None)
 
 
 MOVIELENS_CITATION = """@article{harper2015movielens,
@@ -59,18 +72,19 @@ SOURCES: dict[str, Source] = {
             license=("MovieLens (GroupLens Research, University of Minnesota): research use only; the data "
                      "may not be redistributed without permission; publications must cite Harper & Konstan (2015)."),
             citation=MOVIELENS_CITATION, command=_command("movielens"), namespaces=("movielens-",),
+            rating_scale=(0.5, 5.0),
         ),
         Source(
             "amazon", "Amazon Reviews", "one category of Amazon Reviews 2023 or 2018: reviews and metadata",
             license="Amazon Reviews (McAuley Lab, UCSD): for research use; cite the release's paper",
-            citation=None, command=_command("amazon"), namespaces=("amazon-",),
+            citation=None, command=_command("amazon"), namespaces=("amazon-",), rating_scale=(1.0, 5.0),
         ),
         Source(
             "imdb", "IMDb", "IMDb's non-commercial TSV dumps, or title pages and user reviews (crawled)",
             license=("IMDb Non-Commercial Datasets: personal and non-commercial use only, subject to IMDb's terms "
                      "(https://developer.imdb.com/non-commercial-datasets/)"),
             citation=None, command=_command("imdb"), namespaces=("imdb",),
-            variant_licenses=(("pages", IMDB_PAGES_LICENSE),),
+            variant_licenses=(("pages", IMDB_PAGES_LICENSE),), rating_scale=(1.0, 10.0),
         ),
         Source(
             "youtube", "YouTube", "videos, categories, thumbnails and comments through the YouTube Data API v3",

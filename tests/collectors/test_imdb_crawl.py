@@ -83,10 +83,10 @@ def test_live_crawl_stores_titles_reviews_and_media(live):
     assert json.loads(matrix.attributes)["runtimeMinutes"] == 136
     by_user = sorted((users[i["user_id"]], i["ts"], i["action"], i["value"]) for i in interactions)
     assert by_user == [
-        ("ur0000001", 1584230400, "comment", 9.0),  # 15 March 2020
-        ("ur0000001", 1640995200, "comment", 10.0),  # 1 January 2022, on page 2
-        ("ur0000002", 1622505600, "comment", None),  # no rating given
-        ("ur0000004", 1549065600, "comment", 6.0),
+        ("ur0000001", 1584230400, "rate", 9.0),  # 15 March 2020: a rating, with its review as text
+        ("ur0000001", 1640995200, "rate", 10.0),  # 1 January 2022, on page 2
+        ("ur0000002", 1622505600, "comment", None),  # no rating given: a comment
+        ("ur0000004", 1549065600, "rate", 6.0),
     ]
     assert {i["source_id"] for i in interactions} == {1}
     texts = {users[i["user_id"]]: i["text"] for i in interactions if i["ts"] == 1622505600}

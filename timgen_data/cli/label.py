@@ -12,6 +12,7 @@ from timgen_data.cli.options import EngineChoice, Settings, engine_options, pass
 from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import print_json, print_mapping
 from timgen_data.labeling import SCENARIOS, label_store, load_weights
+from timgen_data.labeling.rating_scales import describe_scales
 
 
 @click.command()
@@ -48,6 +49,7 @@ def label(settings: Settings, scenario: str, weights: Path | None, as_json: bool
         "labels written": report.labeled,
         "recomputed all": f"yes ({report.recompute_reason})" if report.recomputed_all else "no (new interactions only)",
         "score range": f"{report.score_min} – {report.score_max}",
+        **({"rating scales": describe_scales(report.rating_scales)} if report.rating_scales else {}),
         "classes": len(report.classes),
         **({"classes outside the known list": ", ".join(report.unknown_classes)} if report.unknown_classes else {}),
     })

@@ -21,6 +21,7 @@ from itertools import repeat
 import pandas as pd
 
 from timgen_data.errors import NothingToDoError, UsageError
+from timgen_data.labeling.rating_scales import rating_scales
 from timgen_data.labeling.scenarios import LABELLED_ACTIONS, SCENARIOS, compute_labels
 from timgen_data.labeling.user_chunks import count_rows, user_chunks
 from timgen_data.labeling.vocabulary import class_vocabulary, unknown_classes
@@ -34,6 +35,7 @@ STATE_COLLECTOR = LABEL_CURSOR
 CHUNK_ROWS = 200_000
 LABEL_COLUMNS = ["interaction_id", "scenario", "score", "class"]
 LABEL_KEY = ["interaction_id", "scenario"]
+RATING_SCENARIO = "movie"  # the scenario whose y_score is a rating, kept on its source's scale
 
 
 @dataclass
@@ -47,6 +49,8 @@ class LabelReport:
     score_max: float | None = None
     classes: list[str] = field(default_factory=list)
     unknown_classes: list[str] = field(default_factory=list)
+    # The movie scenario's scores are ratings on their sources' scales: {namespace: [lowest, highest]}.
+    rating_scales: dict[str, list[float] | None] = field(default_factory=dict)
 
 
 def _label_rows(scenario: str, labels: pd.DataFrame) -> list[tuple]:
@@ -104,9 +108,12 @@ def finish_run(store: Store, report: LabelReport, weights: ScoreWeights) -> Labe
         classes = [c for (c,) in fetch_rows(conn, "SELECT DISTINCT class FROM labels WHERE scenario = :scenario", params)]
         report.classes = class_vocabulary(classes)
         report.unknown_classes = unknown_classes(scenario, report.classes)
+        if scenario == RATING_SCENARIO:
+            report.rating_scales = rating_scales(conn, scenario)
         save_cursor(conn, STATE_COLLECTOR, scenario, {
             "weights": weights.fingerprint(), "settings": weights.model_dump(),
             "score_min": report.score_min, "score_max": report.score_max,
+            **({"rating_scales": report.rating_scales} if scenario == RATING_SCENARIO else {}),
         })
     return report
 

@@ -1,4 +1,8 @@
-"""Crawled items into the store: titles as items (merged), reviews as ``comment`` interactions.
+"""Crawled items into the store: titles as items (merged), reviews as interactions.
+
+A review with a rating is a rating on IMDb's 1–10 scale, written down: one ``rate``
+interaction whose value is the rating and whose text is the review, so the movie scenario
+labels it as it labels a MovieLens rating. A review without a rating stays a ``comment``.
 
 Kept apart from the pipelines so that saving is plain code on a connection: the store
 pipeline only batches and decides when to commit.
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from timgen_data.collectors.imdb.items import ReviewItem, TitleDone, TitleItem
 from timgen_data.collectors.imdb.names import COLLECTOR, NAMESPACE
@@ -20,7 +24,17 @@ from timgen_data.collectors.save import save_interactions, save_links
 from timgen_data.store import save_cursor
 from timgen_data.store.assets import YOUTUBE_SCHEME, add_pending_assets
 
-ACTION = "comment"
+RATED_ACTION = "rate"
+UNRATED_ACTION = "comment"
+# Earlier versions stored every review as a comment; the same review seen again is that row,
+# turned into a rating in place (its id, and so any label or reference to it, kept), unless
+# a rating of that moment is stored already.
+_COMMENT_TO_RATE = text("""
+UPDATE interactions SET action = 'rate'
+WHERE user_id = :user_id AND item_id = :item_id AND ts = :ts AND action = 'comment' AND value IS NOT NULL
+AND NOT EXISTS (SELECT 1 FROM interactions r
+                WHERE r.user_id = :user_id AND r.item_id = :item_id AND r.ts = :ts AND r.action = 'rate')
+""")
 TRAILER_LINK_METHOD = "imdb-jsonld-trailer"
 
 
@@ -52,6 +66,10 @@ def review_text(review: ReviewItem) -> str | None:
     return "\n".join(parts) or None
 
 
+def review_action(review: ReviewItem) -> str:
+    return RATED_ACTION if review.value is not None else UNRATED_ACTION
+
+
 def cursor_key(tconst: str) -> str:
     return f"title:{tconst}"
 
@@ -69,10 +87,13 @@ def save_batch(conn: Connection, titles: Sequence[TitleItem], reviews: Sequence[
         conn, NAMESPACE, [UserRecord(r.user_id, {"name": r.user_name} if r.user_name else {}) for r in reviews]
     ) if reviews else {}
     rows = [
-        (user_ids[r.user_id], item_ids[r.tconst], r.ts, ACTION, r.value, None, None, None, None, source_id,
-         review_text(r))
+        (user_ids[r.user_id], item_ids[r.tconst], r.ts, review_action(r), r.value, None, None, None, None,
+         source_id, review_text(r))
         for r in reviews
     ]
+    rated = [{"user_id": row[0], "item_id": row[1], "ts": row[2]} for row in rows if row[3] == RATED_ACTION]
+    if rated:
+        conn.execute(_COMMENT_TO_RATE, rated)
     written: dict[str, Any] = {"interactions": save_interactions(conn, rows) if rows else 0}
     assets = [(item_ids[t.tconst], "image", t.image) for t in titles if t.image]
     assets += [(item_ids[t.tconst], "video", t.trailer) for t in titles if t.trailer]

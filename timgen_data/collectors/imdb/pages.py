@@ -4,6 +4,14 @@ Title pages carry a schema.org ``Movie`` (or ``TVSeries``, ...) object in a
 ``<script type="application/ld+json">``; that is the only part read, because it is
 the page's stable, documented data and does not change with the page's design.
 
+The object is read as IMDb and schema.org allow it to vary (each variant has a test, see
+docs/collecting.md for which were seen on public pages): ``@type`` a string or a list
+(``Movie``, ``TVSeries``, ``TVEpisode`` ...), possibly inside a ``@graph``; ``aggregateRating``
+missing or with numbers as strings ("1,234"); ``datePublished`` a date, a date and time, a
+bare year or missing; ``trailer`` missing, one ``VideoObject`` or a list of them, its address in
+``embedUrl``, ``url`` or ``contentUrl``; ``image`` a URL or an ``ImageObject``; ``genre`` a
+string or a list; text HTML-escaped inside the JSON strings.
+
 Review pages are read with Scrapy selectors, expecting this shape::
 
     <div class="review" data-review-id="rw0000001">
@@ -17,6 +25,11 @@ Review pages are read with Scrapy selectors, expecting this shape::
     <div class="load-more" data-key="KEY">
       <a class="load-more-link" href="/title/tt.../reviews/?paginationKey=KEY">Load more</a>
     </div>
+
+or IMDb's earlier markup of the same pieces, which public scrapers read:
+``div.imdb-user-review[data-review-id]``, ``span.rating-other-user-rating > span`` (then
+``span.point-scale`` "/10"), ``span.display-name-link a``, ``span.review-date``, ``a.title``,
+``div.text`` and ``div.load-more-data[data-key]``.
 
 The next page is the "load more" link, or, when only the key is there, the reviews
 URL with ``?paginationKey=KEY``.
@@ -38,7 +51,7 @@ from timgen_data.collectors.imdb.items import ReviewItem, TitleItem
 TCONST = re.compile(r"tt\d{7,}")
 _USER = re.compile(r"/user/(ur\d+)")
 _DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?", re.IGNORECASE)
-_YEAR = re.compile(r"(\d{4})")
+_YEAR = re.compile(r"\b(\d{4})\b")
 _YOUTUBE = re.compile(
     r"(?:youtube(?:-nocookie)?\.com/(?:watch\?(?:.*&)?v=|embed/|shorts/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})(?![A-Za-z0-9_-])"
 )
@@ -65,7 +78,8 @@ def reviews_url(base_url: str, tconst: str) -> str:
 def parse_title_page(text: str, url: str, tconst: str) -> TitleItem:
     """The title's JSON-LD as a ``TitleItem``; only ``tconst`` and ``url`` when the page has none."""
     item = TitleItem(tconst=tconst, url=url)
-    data = _title_object(Selector(text=text).css('script[type="application/ld+json"]::text').getall())
+    # ^= also takes a type with parameters ("application/ld+json; charset=utf-8").
+    data = _title_object(Selector(text=text).css('script[type^="application/ld+json"]::text').getall())
     if data is None:
         return item
     item.name = _text(data.get("name"))
@@ -74,15 +88,17 @@ def parse_title_page(text: str, url: str, tconst: str) -> TitleItem:
     item.trailer = trailer_uri(data.get("trailer"), base=url)
     item.genres = [g for g in (_text(g) for g in _as_list(data.get("genre"))) if g]
     item.date_published = _text(data.get("datePublished"))
-    if item.date_published and (match := _YEAR.match(item.date_published)):
+    if item.date_published and (match := _YEAR.search(item.date_published)):
         item.year = int(match.group(1))
     item.runtime_minutes = duration_minutes(_text(data.get("duration")))
     rating = data.get("aggregateRating")
     if isinstance(rating, dict):
         item.rating_value = _number(rating.get("ratingValue"), float)
         item.rating_count = _number(rating.get("ratingCount"), int)
-    types = data.get("@type")
-    item.title_type = types[0] if isinstance(types, list) and types else types if isinstance(types, str) else None
+    types = [t for t in _as_list(data.get("@type")) if isinstance(t, str)]
+    # ["CreativeWork", "Movie"] is a movie: the title's own type before a generic one.
+    specific = [t for t in types if t in TITLE_TYPES and t != "CreativeWork"]
+    item.title_type = specific[0] if specific else types[0] if types else None
     if item.image:
         item.image = urljoin(url, item.image)
     return item
@@ -92,8 +108,8 @@ def parse_review_page(text: str, url: str, tconst: str) -> ReviewPage:
     """Every review on a reviews page, in page order, and the next page's URL (if any)."""
     page = ReviewPage(tconst)
     selector = Selector(text=text)
-    for position, review in enumerate(selector.css("div.review"), start=1):
-        user_href = review.css(".display-name a::attr(href)").get() or ""
+    for position, review in enumerate(selector.css("div.review, div.imdb-user-review"), start=1):
+        user_href = review.css(".display-name a::attr(href), .display-name-link a::attr(href)").get() or ""
         user = _USER.search(user_href)
         page.reviews.append(ReviewItem(
             review_id=_clean(review.attrib.get("data-review-id")) or "",
@@ -101,14 +117,15 @@ def parse_review_page(text: str, url: str, tconst: str) -> ReviewPage:
             page_url=url,
             position=position,
             user_id=user.group(1) if user else None,
-            user_name=_clean(" ".join(review.css(".display-name a ::text").getall())),
+            user_name=_clean(" ".join(review.css(".display-name a ::text, .display-name-link a ::text").getall())),
             date=_clean(" ".join(review.css(".review-date ::text").getall())),
-            rating=_clean(" ".join(review.css(".rating .rating-value ::text").getall())),
+            rating=_clean(" ".join(review.css(
+                ".rating .rating-value ::text, .rating-other-user-rating > span:not(.point-scale) ::text").getall())),
             headline=_clean(" ".join(review.css("a.title ::text").getall())),
             text=_clean(" ".join(review.css("div.text ::text").getall())),
         ))
     href = selector.css("a.load-more-link::attr(href)").get()
-    key = selector.css("div.load-more::attr(data-key)").get()
+    key = selector.css("div.load-more::attr(data-key), div.load-more-data::attr(data-key)").get()
     if href:
         page.next_url = urljoin(url, href)
     elif key:
@@ -158,7 +175,8 @@ def _title_object(scripts: list[str]) -> dict[str, Any] | None:
     found: list[dict[str, Any]] = []
     for script in scripts:
         try:
-            data = json.loads(script)
+            # strict=False: a raw line break inside a description string is still its text.
+            data = json.loads(script, strict=False)
         except ValueError:
             continue  # a broken block elsewhere on the page must not hide a good one
         for obj in _as_list(data):
@@ -181,8 +199,10 @@ def _first_url(value: Any) -> str | None:
     for entry in _as_list(value):
         if isinstance(entry, str) and entry:
             return entry
-        if isinstance(entry, dict) and isinstance(entry.get("url"), str) and entry["url"]:
-            return entry["url"]
+        if isinstance(entry, dict):
+            for key in ("url", "contentUrl"):  # an ImageObject names its file either way
+                if isinstance(entry.get(key), str) and entry[key]:
+                    return entry[key]
     return None
 
 

@@ -19,6 +19,7 @@ from timgen_data.collectors.imdb.middlewares import close_spider
 from timgen_data.collectors.imdb.page_records import save_batch
 from timgen_data.collectors.imdb.pages import TCONST
 from timgen_data.errors import TimeValueError, TimgenError
+from timgen_data.sources import SOURCES
 from timgen_data.store import Store
 from timgen_data.timeline import normalize_time
 
@@ -26,7 +27,7 @@ STORE_URL = "IMDB_STORE_URL"
 SOURCE_ID = "IMDB_SOURCE_ID"
 BATCH_ITEMS = "IMDB_BATCH_ITEMS"
 STORE_ERROR = "store_error"
-RATING_RANGE = (1, 10)
+RATING_RANGE = SOURCES["imdb"].rating_scale  # reviewers rate 1 to 10 stars
 _USER = re.compile(r"ur\d+")
 MAX_KEPT = 200
 
@@ -83,7 +84,7 @@ class ValidatePipeline:
             rating = float("nan")
         if not RATING_RANGE[0] <= rating <= RATING_RANGE[1]:
             raise reject(self.crawler, item, "bad_rating",
-                         f"{where}: rating {item.rating!r} is not a number from 1 to 10")
+                         f"{where}: rating {item.rating!r} is not a number from {RATING_RANGE[0]:g} to {RATING_RANGE[1]:g}")
         item.value = rating
 
 
