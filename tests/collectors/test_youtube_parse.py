@@ -169,6 +169,7 @@ def test_plan_reads_more_replies_by_parent_id_bounded_per_thread():
     cursor = plan.after_videos(plan.new_cursor(request), ["genVideo000", "genVideo001"], {})
     more = [["genVideo000", "UgxT1", 250], ["genVideo000", "UgxT2", 7]]
     cursor, _ = plan.after_comments(request, cursor, "P2", more)
+    assert plan.after_comments(request, cursor, "P3", more[1:])[0]["replies"]["threads"] == more  # listed again
     assert plan.next_call(request, cursor) == ("comments.list", {
         "part": "snippet", "parentId": "UgxT1", "textFormat": "plainText", "maxResults": 100})
     cursor, left, truncated = plan.after_replies(request, cursor, "R2", 100)

@@ -54,8 +54,9 @@ def new_cursor(request: YouTubeRequest) -> dict[str, Any]:
 
 
 def _no_replies() -> dict[str, Any]:
-    # threads: [video, thread id, totalReplyCount] still to read; read: replies the current one gave so far
-    return {"threads": [], "page_token": None, "pages": 0, "read": 0}
+    # threads: [video, thread id, totalReplyCount] still to read; read: replies the first one gave so far;
+    # seen: the current video's threads already queued (a thread listed again on a later page is read once)
+    return {"threads": [], "page_token": None, "pages": 0, "read": 0, "seen": []}
 
 
 def next_call(request: YouTubeRequest, cursor: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -136,7 +137,12 @@ def after_comments(
     ``next_token`` None); ``more_replies`` are its threads whose replies are read next
     (``parse.threads_with_more_replies``). Returns the cursor and whether pages were left unread."""
     new = copy.deepcopy(cursor)
-    new.setdefault("replies", _no_replies())["threads"] += [list(thread) for thread in more_replies]
+    replies = new.setdefault("replies", _no_replies())
+    seen = replies.setdefault("seen", [])
+    for thread in more_replies:
+        if thread[1] not in seen:
+            replies["threads"].append(list(thread))
+            seen.append(thread[1])
     comments = new["comments"]
     comments["pages"] += 1
     more = bool(next_token) and next_token != comments["page_token"]
@@ -145,6 +151,7 @@ def after_comments(
         comments["page_token"] = next_token
     else:
         new["comments"] = {"index": comments["index"] + 1, "page_token": None, "pages": 0}
+        replies["seen"] = []
     return _counted(new), truncated
 
 
@@ -167,7 +174,7 @@ def after_replies(
         return _counted(new), 0, False
     _, _, total = replies["threads"][0]
     left = max(0, int(total) - replies["read"])
-    new["replies"] = {**_no_replies(), "threads": replies["threads"][1:]}
+    new["replies"] = {**_no_replies(), "threads": replies["threads"][1:], "seen": replies.get("seen", [])}
     return _counted(new), left, truncated
 
 
