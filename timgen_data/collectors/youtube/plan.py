@@ -3,10 +3,11 @@
 A run is: list the videos (search pages, a channel's uploads, a playlist's pages; or
 the ids given), fetch their metadata 50 ids per videos.list call, then, if asked, page
 through each stored video's comment threads, and through the replies (comments.list by
-``parentId``) of each thread that has more than the few a thread page carries. ``next_call`` names the one call to make
-next; the ``after_*`` functions give the cursor that call leads to. The collector
-commits each new cursor together with the rows of the response, so a run stopped
-anywhere (quota, network, Ctrl-C) resumes at the first call it had not finished.
+``parentId``) of each thread that has more than the few a thread page carries.
+``next_call`` names the one call to make next; the ``after_*`` functions give the
+cursor that call leads to. The collector commits each new cursor together with the
+rows of the response, so a run stopped anywhere (quota, network, Ctrl-C) resumes at
+the first call it had not finished.
 
 The cursor holds the listing method and its page token, the ids listed, waiting,
 stored and not found, where the comment paging is (video, page token), the threads whose
