@@ -38,8 +38,8 @@ def test_live_run_then_load_gives_the_same_store(api, tmp_path):
     assert live.exit_code == 0, live.output
     report = json.loads(live.stdout)
     assert report["stopped"] is False and report["collector"] == "youtube" and report["variant"] == "search"
-    assert report["stored"]["items"] == 4 and report["stored"]["interactions"] == 5
-    assert report["quota"]["used"] == 209 and report["skipped"]["comments_skipped"] == 1
+    assert report["stored"]["items"] == 4 and report["stored"]["interactions"] == 7
+    assert report["quota"]["used"] == 210 and report["skipped"]["comments_skipped"] == 1
     assert any("commentsDisabled" in r for r in report["rejections"])
     saved = Path(report["raw_file"])
     assert saved.is_relative_to(tmp_path / "live" / "raw" / "youtube")

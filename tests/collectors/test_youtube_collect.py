@@ -94,27 +94,37 @@ def test_search_with_comments_through_the_real_client(clean):
     assert not report.stopped and report.message is None
     # The api_endpoint override sent every call to the loopback server, key included.
     assert [name for name, _ in calls] == ["search", "videos", "videoCategories", "search", "videos",
-                                           "videoCategories"] + ["commentThreads"] * 5
+                                           "videoCategories", "commentThreads", "comments"] + ["commentThreads"] * 4
     assert calls[0][1] == {"part": "id", "q": "trailer 1999", "type": "video", "maxResults": "50", "key": SECRET,
                            "alt": "json"}
     assert calls[3][1]["pageToken"] == "CAIQAA"
-    assert calls[1][1]["id"] == f"{V1},{V2}" and calls[1][1]["part"] == "snippet,contentDetails,statistics"
+    assert calls[1][1]["id"] == f"{V1},{V2}"
+    assert calls[1][1]["part"] == "snippet,contentDetails,statistics,status,topicDetails"
     assert calls[2][1]["id"] == "1,10" and calls[5][1]["id"] == "24"  # the category map is cached per run
     assert calls[6][1] == {"part": "snippet,replies", "videoId": V1, "textFormat": "plainText", "maxResults": "100",
                            "key": SECRET, "alt": "json"}
-    assert calls[7][1]["pageToken"] == "QURTSl9pM"
+    # Thread A1 counts 5 replies and carries 2: the rest are asked for by parentId.
+    assert calls[7][1] == {"part": "snippet", "parentId": "UgxThreadA1", "textFormat": "plainText",
+                           "maxResults": "100", "key": SECRET, "alt": "json"}
+    assert calls[8][1]["pageToken"] == "QURTSl9pM"
 
     items = {row[1]: row for row in shot["items"]}
     assert set(items) == {V1, V2, V3, V4}
     assert [items[v][5] for v in (V1, V2, V3, V4)] == ["Music", "Film & Animation", "Entertainment", "Music"]
     assert items[V1][4] == 2019 and json.loads(items[V1][7])["duration"] == 150
+    assert json.loads(items[V1][6]) == ["Music", "Pop music"]  # the topics follow the category
+    assert json.loads(items[V1][7])["license"] == "creativeCommon"
     assert [u[1] for u in shot["users"]] == ["UCuserAlice0000000000001", "UCuserBob000000000000002",
-                                             "UCuserCarol0000000000003"]
+                                             "UCuserCarol0000000000003", "UCuserDave00000000000004"]
     comments = shot["interactions"]
-    assert len(comments) == 5 and {c[3] for c in comments} == {"comment"} and {c[4] for c in comments} == {None}
+    assert len(comments) == 7 and {c[3] for c in comments} == {"comment"} and {c[4] for c in comments} == {None}
     assert ("UCuserAlice0000000000001", V1, 1559469600, "comment", None, 150.0, SEARCH.sha256,
             "Looks great") in comments
     assert ("UCuserBob000000000000002", V3, 1640995200, "comment", None, 45.0, SEARCH.sha256, "First!") in comments
+    # Replies read by comments.list; r3 has only its HTML display form.
+    assert ("UCuserCarol0000000000003", V1, 1559635200, "comment", None, 150.0, SEARCH.sha256,
+            "Same & more\nsee 1:05") in comments
+    assert ("UCuserDave00000000000004", V1, 1559727000, "comment", None, 150.0, SEARCH.sha256, "Thanks") in comments
     assert shot["assets"] == [(v, "image", f"https://i.ytimg.com/vi/{v}/{name}.jpg", "pending")
                               for v, name in ((V1, "maxresdefault"), (V2, "hqdefault"), (V3, "maxresdefault"),
                                               (V4, "maxresdefault"))]
@@ -124,14 +134,14 @@ def test_search_with_comments_through_the_real_client(clean):
     reasons = [str(r) for r in report.rejections.kept]
     assert any("no authorChannelId" in r for r in reasons)
     assert any(f"video {V2}: comments skipped: HTTP 403 commentsDisabled" in r for r in reasons)
-    assert report.skipped["comments_skipped"] == 1 and report.skipped["replies_not_returned"] == 3
-    assert report.written == {"items": 4, "users": 3, "interactions": 5, "assets": 4}
-    assert report.read == {"responses": 11, "videos": 4, "comments": 6}
-    assert report.quota["used"] == 2 * 100 + 2 + 2 + 5 and report.quota["day"] == "2026-01-01"
-    assert report.stored["items"] == 4 and report.stored["interactions"] == 5
+    assert report.skipped["comments_skipped"] == 1 and report.skipped["replies_not_returned"] == 1  # 5 counted, 4 sent
+    assert report.written == {"items": 4, "users": 4, "interactions": 7, "assets": 4}
+    assert report.read == {"responses": 12, "videos": 4, "comments": 10}
+    assert report.quota["used"] == 2 * 100 + 2 + 2 + 5 + 1 and report.quota["day"] == "2026-01-01"
+    assert report.stored["items"] == 4 and report.stored["interactions"] == 7
     assert events[0] == ("start", "youtube videos", None, "videos") and events[-1] == ("finish", "youtube comments")
     assert sum(e[2] for e in events if e[:2] == ("advance", "youtube videos")) == 4
-    assert sum(e[2] for e in events if e[:2] == ("advance", "youtube comments")) == 5
+    assert sum(e[2] for e in events if e[:2] == ("advance", "youtube comments")) == 8  # r1 read twice
 
 
 def test_ids_are_fetched_fifty_a_call_and_missing_ones_reported(api, tmp_path):
@@ -218,7 +228,8 @@ def test_api_quota_exceeded_mid_run_resumes_with_no_duplicates(api, tmp_path, cl
 
     resumed = run(store, api, data, clock=DAY2)
     assert not resumed.stopped
-    assert [name for name, _ in api_calls(api)[calls:]] == ["commentThreads"] * 5  # straight back to comments
+    # Straight back to comments (and the replies of thread A1).
+    assert [name for name, _ in api_calls(api)[calls:]] == ["commentThreads", "comments"] + ["commentThreads"] * 4
     assert snapshot(store) == clean[0]
 
 
@@ -269,6 +280,28 @@ def test_load_replays_to_the_same_store(api, tmp_path, clean):
     partial.write_text("\n".join(saved.read_text().splitlines()[:4]) + "\n")
     cut = collect_youtube(open_store(tmp_path / "cut.sqlite"), SEARCH, data_dir=tmp_path / "other", load=partial)
     assert cut.stopped and "holds no answer to" in cut.message
+
+
+def test_a_file_saved_before_replies_were_read_still_replays(api, tmp_path, clean):
+    data = tmp_path / "data"
+    assert not run(open_store(tmp_path / "live.sqlite"), api, data).stopped
+    earlier = tmp_path / "earlier.jsonl"  # as runs saved it when videos.list asked for three parts, no replies
+    with earlier.open("w") as out:
+        for line in raw_path(data, SEARCH).read_text().splitlines():
+            record = json.loads(line)
+            if record.get("method") == "comments.list":
+                continue
+            if record.get("method") == "videos.list":
+                record["params"]["part"] = "snippet,contentDetails,statistics"
+            out.write(json.dumps(record) + "\n")
+    replayed = open_store(tmp_path / "replayed.sqlite")
+    report = collect_youtube(replayed, SEARCH, data_dir=tmp_path / "other", load=earlier)
+    assert not report.stopped, report.message
+    shot = snapshot(replayed)
+    assert shot["items"] == clean[0]["items"]
+    replies = {("UCuserCarol0000000000003", 1559635200), ("UCuserDave00000000000004", 1559727000)}
+    assert shot["interactions"] == [c for c in clean[0]["interactions"] if (c[0], c[2]) not in replies]
+    assert any("thread UgxThreadA1: replies not in the file" in str(r) for r in report.rejections.kept)
 
 
 def test_retries_honour_retry_after_and_are_bounded(api, tmp_path):

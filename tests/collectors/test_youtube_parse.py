@@ -20,11 +20,13 @@ from timgen_data.collectors.youtube.credentials import (
 )
 from timgen_data.collectors.youtube.parse import (
     Origin,
+    comment_text,
     duration_seconds,
     largest_thumbnail,
     listed_video_ids,
     parse_categories,
     parse_comment_threads,
+    parse_replies,
     parse_videos,
     uploads_playlist,
 )
@@ -60,12 +62,17 @@ def comments(name, video):
     return lambda body: as_plain(parse_comment_threads(body, video, origin=Origin(f"{name}.json", 1)))
 
 
+def replies(name, video):
+    return lambda body: as_plain(parse_replies(body, video, origin=Origin(f"{name}.json", 1)))
+
+
 PARSERS = {
     "videos_batch1": videos("videos_batch1"),
     "videos_batch2": videos("videos_batch2"),
     "comment_threads_v1_page1": comments("comment_threads_v1_page1", "tmgVideo001"),
     "comment_threads_v1_page2": comments("comment_threads_v1_page2", "tmgVideo001"),
     "comment_threads_v3": comments("comment_threads_v3", "tmgVideo003"),
+    "comments_thread_a1": replies("comments_thread_a1", "tmgVideo001"),
     "search_page1": listed_video_ids,
     "search_page2": listed_video_ids,
     "playlist_items_page1": listed_video_ids,
@@ -155,6 +162,56 @@ def test_plan_batches_ids_fifty_a_call_then_pages_comments():
     cursor, truncated = plan.after_comments(request, cursor, "T3")  # page 2 of at most 2: stop there
     assert truncated and plan.next_call(request, cursor)[1] == {
         "part": "snippet,replies", "videoId": "genVideo001", "textFormat": "plainText", "maxResults": 100}
+
+
+def test_plan_reads_more_replies_by_parent_id_bounded_per_thread():
+    request = YouTubeRequest("videos", ("genVideo000", "genVideo001"), comments=True, max_comment_pages=2)
+    cursor = plan.after_videos(plan.new_cursor(request), ["genVideo000", "genVideo001"], {})
+    more = [["genVideo000", "UgxT1", 250], ["genVideo000", "UgxT2", 7]]
+    cursor, _ = plan.after_comments(request, cursor, "P2", more)
+    assert plan.after_comments(request, cursor, "P3", more[1:])[0]["replies"]["threads"] == more  # listed again
+    assert plan.next_call(request, cursor) == ("comments.list", {
+        "part": "snippet", "parentId": "UgxT1", "textFormat": "plainText", "maxResults": 100})
+    cursor, left, truncated = plan.after_replies(request, cursor, "R2", 100)
+    assert (left, truncated) == (0, False) and plan.next_call(request, cursor)[1]["pageToken"] == "R2"
+    cursor, left, truncated = plan.after_replies(request, cursor, "R3", 100)  # page 2 of at most 2
+    assert (left, truncated) == (50, True)
+    assert plan.next_call(request, cursor)[1] == {"part": "snippet", "parentId": "UgxT2", "textFormat": "plainText",
+                                                  "maxResults": 100}
+    cursor, left, truncated = plan.after_replies(request, cursor, None, 7)
+    assert (left, truncated) == (0, False)
+    # The threads' replies done, the video's next comment page.
+    assert plan.next_call(request, cursor) == ("commentThreads.list", {
+        "part": "snippet,replies", "videoId": "genVideo000", "textFormat": "plainText", "maxResults": 100,
+        "pageToken": "P2"})
+    old = plan.after_videos(plan.new_cursor(request), ["genVideo000"], {})
+    del old["replies"]  # a cursor saved before replies were read resumes as it was
+    assert plan.next_call(request, old)[0] == "commentThreads.list"
+    assert plan.after_comments(request, old, None, more)[0]["replies"]["threads"] == more
+
+
+def test_video_status_and_topics_are_kept():
+    video = fixture("videos_batch1.json")["items"][0]
+    wiki = "https://en.wikipedia.org/wiki/"
+    topics = {"topicCategories": [f"{wiki}Role-playing_video_game", f"{wiki}Music", f"{wiki}Lifestyle_%28sociology%29"]}
+    item = parse_videos({"items": [{**video, "topicDetails": topics}]}, CATEGORIES).items[0]
+    assert item.category == "Music"  # the class label stays YouTube's category
+    assert item.categories == ["Music", "Role-playing video game", "Lifestyle (sociology)"]
+    assert item.attributes["topicCategories"] == topics["topicCategories"]
+    assert (item.attributes["privacyStatus"], item.attributes["madeForKids"]) == ("public", False)
+    unknown = parse_videos({"items": [{**video, "topicDetails": topics}]}, {}).items[0]
+    assert unknown.categories == [] and unknown.attributes["topicCategories"] == topics["topicCategories"]
+
+
+@pytest.mark.parametrize(("snippet", "text"), [
+    ({"textOriginal": "a &amp; b", "textDisplay": "x"}, "a &amp; b"),  # as written: never decoded
+    ({"textDisplay": "Lot&#39;s <b>bold</b><br>&quot;q&quot; <a href=\"https://x/?a=1&amp;b=2\">1:05</a>"},
+     "Lot's bold\n\"q\" 1:05"),
+    ({"textDisplay": "1 < 2 and 3 > 2"}, "1 < 2 and 3 > 2"),  # plain text with no markup stays as it is
+    ({"textDisplay": ""}, None), ({}, None),
+])
+def test_comment_text_is_plain(snippet, text):
+    assert comment_text(snippet) == text
 
 
 def test_plan_listing_is_bounded_by_max_results_and_tokens():

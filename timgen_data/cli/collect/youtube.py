@@ -40,7 +40,7 @@ def _split(value: str | None) -> list[str]:
 @click.option("--max-results", type=click.IntRange(1, MAX_RESULTS_LIMIT), default=50, show_default=True,
               help="At most this many videos from --search, --channel or --playlist.")
 @click.option("--max-comment-pages", type=click.IntRange(1), default=20, show_default=True,
-              help="At most this many pages of 100 comment threads per video.")
+              help="At most this many pages of 100 comment threads per video, and of 100 replies per thread.")
 @click.option("--daily-quota", type=click.IntRange(1), default=DEFAULT_DAILY_QUOTA, show_default=True,
               help="Quota units this key may spend per day; the run stops cleanly before passing it.")
 @credentials_option(f"A file holding the API key (or JSON {{\"api_key\": …}}); default ${API_KEY_ENV}.")

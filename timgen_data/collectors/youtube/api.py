@@ -42,6 +42,7 @@ COSTS = {
     "channels.list": 1,
     "playlistItems.list": 1,
     "commentThreads.list": 1,
+    "comments.list": 1,
     "videoCategories.list": 1,
 }
 QUOTA_REASONS = frozenset({"quotaExceeded", "dailyLimitExceeded", "dailyLimitExceededUnreg"})

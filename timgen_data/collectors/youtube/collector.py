@@ -30,7 +30,9 @@ from timgen_data.collectors.youtube.parse import (
     listed_video_ids,
     parse_categories,
     parse_comment_threads,
+    parse_replies,
     parse_videos,
+    threads_with_more_replies,
     uploads_playlist,
 )
 from timgen_data.collectors.youtube.quota import DEFAULT_DAILY_QUOTA, QuotaLedger, QuotaStop, quota_reset_message
@@ -47,6 +49,7 @@ COLLECTOR = "youtube"
 LICENSE = SOURCES[COLLECTOR].license
 MEDIA_MODALITIES = ("image", "video", "audio")
 SKIPPABLE = (403, 404)  # refusals about one video: skip it with the reason, go on
+EARLIER_VIDEO_PARTS = "snippet,contentDetails,statistics"  # what raw files saved before status/topicDetails asked
 
 
 def raw_path(data_dir: Path, request: YouTubeRequest) -> Path:
@@ -131,13 +134,15 @@ class _Live:
 
 
 class _Replay:
-    """Answers from a saved file; spends no quota."""
+    """Answers from a saved file; spends no quota. Files saved before videos.list asked for
+    status and topicDetails, and before replies were read, replay as they did then."""
 
     ledger = None
 
     def __init__(self, replay: ReplayApi):
         self.replay = replay
         self.url = str(replay.path)
+        self.before_replies = False  # the file was saved by a run that asked for fewer video parts and no replies
 
     def call(self, method: str, params: dict[str, Any]) -> tuple[dict[str, Any], Origin]:
         try:
@@ -145,7 +150,19 @@ class _Replay:
         except ApiRefusal as refusal:
             refusal.origin = self.replay.origin(method, params)
             raise
+        except ReplayGap:
+            if method == "comments.list" and self.before_replies:
+                raise RepliesNotSaved(params["parentId"]) from None
+            if method != "videos.list" or params.get("part") != plan.VIDEO_PARTS:
+                raise
+            params = {**params, "part": EARLIER_VIDEO_PARTS}
+            body = self.replay.call(method, params)
+            self.before_replies = True
         return body, self.replay.origin(method, params)
+
+
+class RepliesNotSaved(Exception):
+    """A --load file from before replies were read has none for this thread."""
 
 
 class _Run:
@@ -160,7 +177,7 @@ class _Run:
         self.report.read = {"responses": 0, "videos": 0, "comments": 0}
         self.report.written = {"items": 0, "users": 0, "interactions": 0, "assets": 0}
         self.report.skipped = {"videos_not_found": 0, "comments_skipped": 0, "comment_pages_left": 0,
-                               "replies_not_returned": 0}
+                               "replies_not_returned": 0, "reply_pages_left": 0}
         if isinstance(source, _Replay):  # lines of the --load file that hold no answer were passed over
             self.report.rejections.extend(source.replay.rejections)
         with store.begin() as conn:
@@ -186,6 +203,11 @@ class _Run:
                     body, origin = self._call(method, params)
                 except ApiRefusal as refusal:
                     self._refused(method, params, refusal)
+                    continue
+                except RepliesNotSaved as gap:
+                    self.report.rejections.add(Rejection(Path(self.source.url).name, 0, f"thread {gap}: replies "
+                                                         "not in the file (saved before replies were read)"))
+                    self._replies_done(plan.after_replies(self.request, self.cursor, None, 0))
                     continue
                 self._handle(method, params, body, origin)
             self._commit(plan.finished(self.cursor))
@@ -226,6 +248,8 @@ class _Run:
                                             body.get("nextPageToken")))
         elif method == "commentThreads.list":
             self._comments(params["videoId"], body, origin)
+        elif method == "comments.list":
+            self._replies(body, origin)
 
     def _videos(self, body: dict[str, Any], origin: Origin) -> None:
         categories = self._categories(category_ids(body))
@@ -263,14 +287,34 @@ class _Run:
         parsed = parse_comment_threads(body, video, origin=origin)
         self.report.read["comments"] += len(parsed.comments) + parsed.rejections.count
         self.report.rejections.extend(parsed.rejections)
-        self.report.skipped["replies_not_returned"] += parsed.replies_not_returned
-        cursor, truncated = plan.after_comments(self.request, self.cursor, body.get("nextPageToken"))
+        more = threads_with_more_replies(body, video)  # their replies are read next, by comments.list
+        cursor, truncated = plan.after_comments(self.request, self.cursor, body.get("nextPageToken"), more)
         self.report.skipped["comment_pages_left"] += int(truncated)
         new_users, new_rows = self._commit(cursor, lambda conn: save_comments(
             conn, parsed, self.source_id, origin=origin, rejections=self.report.rejections))
         self.report.written["users"] += new_users
         self.report.written["interactions"] += new_rows
         self.progress.advance("youtube comments", len(parsed.comments))
+
+    def _replies(self, body: dict[str, Any], origin: Origin) -> None:
+        video = self.cursor["replies"]["threads"][0][0]
+        parsed = parse_replies(body, video, origin=origin)
+        read = len(body.get("items") or ())
+        self.report.read["comments"] += read
+        self.report.rejections.extend(parsed.rejections)
+        step = plan.after_replies(self.request, self.cursor, body.get("nextPageToken"), read)
+        self._replies_done(step, lambda conn: save_comments(
+            conn, parsed, self.source_id, origin=origin, rejections=self.report.rejections))
+        self.progress.advance("youtube comments", len(parsed.comments))
+
+    def _replies_done(self, step: tuple[dict[str, Any], int, bool],
+                      write: Callable[[Connection], Any] | None = None) -> None:
+        cursor, left, truncated = step
+        self.report.skipped["replies_not_returned"] += left
+        self.report.skipped["reply_pages_left"] += int(truncated)
+        new_users, new_rows = self._commit(cursor, write) or (0, 0)
+        self.report.written["users"] += new_users
+        self.report.written["interactions"] += new_rows
 
     def _refused(self, method: str, params: dict[str, Any], refusal: ApiRefusal) -> None:
         origin = refusal.origin or Origin(method, 0)
@@ -279,6 +323,10 @@ class _Run:
             self.report.rejections.add(Rejection(*origin, f"video {video}: comments skipped: {refusal.describe()}"))
             self.report.skipped["comments_skipped"] += 1
             self._commit(plan.after_comments(self.request, self.cursor, None)[0])
+        elif method == "comments.list" and refusal.status in SKIPPABLE:
+            thread = params["parentId"]
+            self.report.rejections.add(Rejection(*origin, f"thread {thread}: replies skipped: {refusal.describe()}"))
+            self._replies_done(plan.after_replies(self.request, self.cursor, None, 0))
         elif method == "videos.list" and refusal.status in SKIPPABLE:
             batch = params["id"].split(",")
             for video in batch:

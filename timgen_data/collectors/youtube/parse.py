@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from timgen_data.collectors.records import ItemRecord, UserRecord
 from timgen_data.collectors.report import Rejection, Rejections
@@ -27,6 +29,10 @@ _SECONDS = {"weeks": 604_800, "days": 86_400, "hours": 3_600, "minutes": 60, "se
 # Largest first, for when a thumbnail's width and height are not given.
 _THUMBNAIL_SIZES = ("maxres", "standard", "high", "medium", "default")
 _VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
+# What textFormat=html puts in a comment's textDisplay: line breaks, links, bold/italic/strike
+# and character references. Plain text is only decoded when it carries some of it.
+_HTML_MARKUP = re.compile(
+    r"<(?:br|a|b|i|s|span)(?:\s[^>]*)?/?>|</(?:a|b|i|s|span)>|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 
 
 class Origin(NamedTuple):
@@ -54,7 +60,7 @@ class CommentRecord:
     user: str  # the author's channel id
     video: str
     ts: int
-    text: str | None = None  # as written (textOriginal), not the HTML display form
+    text: str | None = None  # as written (textOriginal), else the display form as plain text
 
 
 @dataclass(frozen=True)
@@ -103,10 +109,14 @@ def parse_categories(body: Mapping[str, Any]) -> dict[str, str]:
 
 def parse_videos(body: Mapping[str, Any], categories: Mapping[str, str | None], *,
                  origin: Origin = UNSAVED) -> ParsedVideos:
-    """videos.list (part snippet,contentDetails,statistics) → items and their thumbnails.
+    """videos.list (part snippet,contentDetails,statistics,status,topicDetails) → items and
+    their thumbnails.
 
     ``categories`` maps category ids to their names (the item's class label); an id
-    missing from it leaves the item without a category.
+    missing from it leaves the item without a category. The video's topics (Wikipedia
+    pages in ``topicDetails.topicCategories``) follow its category in ``categories``, so
+    the class label stays the one YouTube category and the topics reach the item's text;
+    a video whose category name is unknown keeps its topics in ``attributes`` only.
     """
     items, thumbnails, rejections = [], [], Rejections()
     for position, video in enumerate(body.get("items") or (), start=1):
@@ -117,6 +127,8 @@ def parse_videos(body: Mapping[str, Any], categories: Mapping[str, str | None], 
             continue
         details = video.get("contentDetails") or {}
         stats = video.get("statistics") or {}
+        status = video.get("status") or {}
+        topic_urls = [str(url) for url in (video.get("topicDetails") or {}).get("topicCategories") or () if url]
         published = snippet.get("publishedAt")
         category_id = snippet.get("categoryId")
         category = categories.get(str(category_id)) if category_id is not None else None
@@ -133,18 +145,37 @@ def parse_videos(body: Mapping[str, Any], categories: Mapping[str, str | None], 
             "commentCount": _count(stats.get("commentCount")),
             "defaultAudioLanguage": snippet.get("defaultAudioLanguage"),
             "thumbnail_url": thumbnail,
+            "privacyStatus": status.get("privacyStatus"),
+            "license": status.get("license"),
+            "madeForKids": status.get("madeForKids"),
+            "embeddable": status.get("embeddable"),
+            "topicCategories": topic_urls,
         }
+        topics = [name for name in map(topic_name, topic_urls) if name and name != category]
         items.append(ItemRecord(
             external_id=video_id,
             title=snippet.get("title"),
             year=_year(published),
-            categories=[category] if category else [],
+            categories=list(dict.fromkeys([category, *topics])) if category else [],
             attributes=attributes,
             text=snippet.get("description") or None,
         ))
         if thumbnail:
             thumbnails.append((video_id, thumbnail))
     return ParsedVideos(items, thumbnails, rejections)
+
+
+def topic_name(url: str) -> str | None:
+    """``https://en.wikipedia.org/wiki/Pop_music`` → ``Pop music`` (the page's title).
+
+    >>> topic_name("https://en.wikipedia.org/wiki/Action-adventure_game"), topic_name("x")
+    ('Action-adventure game', None)
+    """
+    path = urlsplit(url).path
+    if "/wiki/" not in path:
+        return None
+    title = unquote(path.rsplit("/wiki/", 1)[1]).replace("_", " ").strip()
+    return title or None
 
 
 def largest_thumbnail(thumbnails: object) -> str | None:
@@ -233,8 +264,80 @@ def _comment(comment: Mapping[str, Any], video: str, origin: Origin, position: s
         return None
     user = UserRecord(author, {"display_name": snippet.get("authorDisplayName"),
                                "channel_url": snippet.get("authorChannelUrl")})
-    text = snippet.get("textOriginal") or snippet.get("textDisplay") or None
-    return CommentRecord(comment_id, author, video, ts, text), user
+    return CommentRecord(comment_id, author, video, ts, comment_text(snippet)), user
+
+
+def comment_text(snippet: Mapping[str, Any]) -> str | None:
+    """What the author wrote: ``textOriginal`` where the API sends it, else ``textDisplay``
+    as plain text (with textFormat=html, and at times with plainText, the display form
+    carries ``<br>``, ``<a href=…>label</a>`` and character references like ``&#39;``)."""
+    original = snippet.get("textOriginal")
+    if isinstance(original, str) and original:
+        return original
+    display = snippet.get("textDisplay")
+    if not isinstance(display, str) or not display:
+        return None
+    return html_to_text(display) if _HTML_MARKUP.search(display) else display
+
+
+def html_to_text(html: str) -> str:
+    """A comment's HTML display form as the plain text it shows: ``<br>`` → newline, a
+    link → its label, other tags dropped, character references decoded.
+
+    >>> print(html_to_text('Lot&#39;s of <a href="http://x/?q=%23a">#a</a><br />&quot;bye&quot;'))
+    Lot's of #a
+    "bye"
+    """
+    reader = _TextOfHtml()
+    reader.feed(html)
+    reader.close()
+    return "".join(reader.parts)
+
+
+class _TextOfHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def threads_with_more_replies(body: Mapping[str, Any], video_id: str) -> list[list[Any]]:
+    """``[video, thread id, totalReplyCount]`` for each thread of a commentThreads.list page
+    that has more replies than the page carries (it lists at most five): the ones whose
+    replies comments.list (``parentId``) is asked for."""
+    more = []
+    for thread in body.get("items") or ():
+        snippet = thread.get("snippet") or {}
+        total = snippet.get("totalReplyCount")
+        included = len((thread.get("replies") or {}).get("comments") or ())
+        if thread.get("id") and isinstance(total, int) and total > included:
+            more.append([snippet.get("videoId") or video_id, str(thread["id"]), total])
+    return more
+
+
+def parse_replies(body: Mapping[str, Any], video_id: str, *, origin: Origin = UNSAVED) -> ParsedComments:
+    """comments.list (``parentId``, part snippet) → the replies' authors and the replies,
+    on ``video_id`` (the thread's video: a reply's snippet need not name it)."""
+    users: dict[str, UserRecord] = {}
+    comments: list[CommentRecord] = []
+    rejections = Rejections()
+    for position, comment in enumerate(body.get("items") or (), start=1):
+        parsed = _comment(comment, video_id, origin, f"reply {position}", rejections)
+        if parsed is None:
+            continue
+        record, user = parsed
+        comments.append(record)
+        users[user.external_id] = user
+    return ParsedComments(list(users.values()), comments, rejections)
 
 
 def _count(value: object) -> int | None:

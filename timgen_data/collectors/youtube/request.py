@@ -25,7 +25,8 @@ MAX_RESULTS_LIMIT = 5_000
 class YouTubeRequest:
     """``mode`` picks what ``target`` is: video ids (a tuple), a search query, a channel
     id (or ``@handle``) or a playlist id. ``max_results`` bounds search, channel and
-    playlist listings; ``max_comment_pages`` bounds the comment pages read per video."""
+    playlist listings; ``max_comment_pages`` bounds the comment pages read per video, and
+    the reply pages read per thread."""
 
     mode: str
     target: str | tuple[str, ...]
