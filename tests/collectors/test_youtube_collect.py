@@ -289,9 +289,9 @@ def test_a_file_saved_before_replies_were_read_still_replays(api, tmp_path, clea
     with earlier.open("w") as out:
         for line in raw_path(data, SEARCH).read_text().splitlines():
             record = json.loads(line)
-            if record.get("method") == "comments.list":
+            if record.get("path") == "comments.list":
                 continue
-            if record.get("method") == "videos.list":
+            if record.get("path") == "videos.list":
                 record["params"]["part"] = "snippet,contentDetails,statistics"
             out.write(json.dumps(record) + "\n")
     replayed = open_store(tmp_path / "replayed.sqlite")
