@@ -1,4 +1,4 @@
--- timgen-data relational store, schema version 1.
+-- timgen-data relational store, schema version 3.
 --
 -- The canonical schema: it runs unchanged on SQLite and PostgreSQL. Timestamps are UTC
 -- epoch seconds; JSON columns hold UTF-8 JSON text; ids from sources stay as text
@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS interactions (
     geo        TEXT,
     text       TEXT,
     source_id  INTEGER REFERENCES sources (id),
+    -- What a source says of this one interaction and no column holds (a review's helpful
+    -- votes, the variant bought): a JSON object, or NULL where there is nothing.
+    attributes TEXT,
     UNIQUE (user_id, item_id, ts, action)
 );
 CREATE INDEX IF NOT EXISTS interactions_item ON interactions (item_id);

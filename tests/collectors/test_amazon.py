@@ -206,7 +206,10 @@ def test_collect_2018_with_python_literal_meta_from_file(tmp_path):
     assert snap["interactions"] == [("R1", "B1", 1472688000, "comment", 5.0), ("R1", "B1", 1472688000, "purchase", None),
                                     ("R2", "B2", 1472774400, "comment", 4.0)]
     assert [(i[1], i[2], i[4]) for i in snap["items"]] == [("B1", "Shampoo", "Beauty"), ("B2", "Comb's best", "Beauty")]
-    assert snap["assets"] == [("B1", "image", IMG + "b1.jpg", "pending"), ("B2", "image", IMG + "b2.jpg", "pending")]
+    # The metadata's images, and R2's photo of B2 (a review's ``image``).
+    assert snap["assets"] == [("B1", "image", IMG + "b1.jpg", "pending"),
+                              ("B2", "image", "https://images.example/r.jpg", "pending"),
+                              ("B2", "image", IMG + "b2.jpg", "pending")]
     assert report.skipped == {"duplicate_reviews": 1}
     assert [str(r).split(":")[:2] for r in report.rejections.kept] == [["meta_All_Beauty.json.gz", "3"],
                                                                         ["All_Beauty.json.gz", "4"]]

@@ -114,6 +114,7 @@ def test_a_version_1_store_is_upgraded_in_place(store):
         user, item = one_user_and_item(conn)
         upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "value"],
                     [(user, item, 1, "rate", 4.0)], conflict=["user_id", "item_id", "ts", "action"])
+        conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN attributes")
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN text")
         conn.execute(models.schema_version.update().values(version=1))
     url = store.engine.url.render_as_string(hide_password=False)
@@ -126,5 +127,29 @@ def test_a_version_1_store_is_upgraded_in_place(store):
             upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "text"],
                         [(user, item, 2, "comment", "Loved it")], conflict=["user_id", "item_id", "ts", "action"])
             assert fetch_rows(conn, "SELECT text FROM interactions WHERE ts = 2") == [("Loved it",)]
+    finally:
+        reopened.dispose()
+
+
+def test_a_version_2_store_gains_interaction_attributes_and_keeps_its_rows(store):
+    """Stores written before interactions had attributes gain the column on open, NULL on every stored row."""
+    with store.begin() as conn:
+        user, item = one_user_and_item(conn)
+        upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "value", "text"],
+                    [(user, item, 1, "comment", 4.0, "Good")], conflict=["user_id", "item_id", "ts", "action"])
+        conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN attributes")
+        conn.execute(models.schema_version.update().values(version=2))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.dispose()
+    reopened = Store.open(url)
+    try:
+        with reopened.begin() as conn:
+            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
+            assert fetch_rows(conn, "SELECT ts, action, value, text, attributes FROM interactions") == [
+                (1, "comment", 4.0, "Good", None)]
+            upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "attributes"],
+                        [(user, item, 2, "comment", '{"helpful_votes": 3}')],
+                        conflict=["user_id", "item_id", "ts", "action"])
+            assert fetch_rows(conn, "SELECT attributes FROM interactions WHERE ts = 2") == [('{"helpful_votes": 3}',)]
     finally:
         reopened.dispose()

@@ -36,8 +36,9 @@ class LinkRecord:
     target_external_id: str
 
 
-# Every action the store knows: the paper's five, plus what the scenario formulas need.
-ACTIONS = ("click", "view", "purchase", "like", "comment", "cart", "share", "rate")
+# Every action the store knows: the paper's five, what the scenario formulas need, and
+# ``tag`` (words a user attached to an item, in ``text``; no formula scores it).
+ACTIONS = ("click", "view", "purchase", "like", "comment", "cart", "share", "rate", "tag")
 
 
 class InteractionRecord(NamedTuple):
@@ -59,3 +60,4 @@ class InteractionRecord(NamedTuple):
     geo: str | None = None
     source_id: int | None = None
     text: str | None = None
+    attributes: str | None = None  # a JSON object (``to_json``): what no column holds

@@ -79,13 +79,15 @@ class IdLookup:
 
 def save_interactions(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
     """Insert interactions (``InteractionRecord``s, or plain tuples in ``INTERACTION_COLUMNS`` order whose
-    trailing ``text`` may be left off where a source has none); existing ones are kept."""
-    width = len(INTERACTION_COLUMNS)
+    trailing ``text`` and ``attributes`` may be left off where a source has none); existing ones are kept."""
     rows = rows if isinstance(rows, list) else list(rows)
-    # Rebuilding every tuple costs about as much as reading the ratings: only short rows are.
+    width = len(rows[0]) if rows else len(INTERACTION_COLUMNS)
+    # Rebuilding every tuple costs about as much as reading the ratings: rows of one width name
+    # only the columns they hold (the rest stay NULL); only a mix of widths is padded.
     if not all(map(width.__eq__, map(len, rows))):
-        rows = [row if len(row) == width else (*row, None) for row in rows]
-    return upsert_rows(conn, "interactions", INTERACTION_COLUMNS, rows, conflict=INTERACTION_KEY)
+        width = len(INTERACTION_COLUMNS)
+        rows = [row if len(row) == width else (*row, *(None,) * (width - len(row))) for row in rows]
+    return upsert_rows(conn, "interactions", INTERACTION_COLUMNS[:width], rows, conflict=INTERACTION_KEY)
 
 
 def begin_source(

@@ -197,6 +197,10 @@ def _save_review_chunk(conn: Connection, namespace: str, source_id: int, reviews
         earliest[key] = review
     users = _ensure(conn, "users", namespace, {u for u, _ in earliest}, report)
     items = _ensure(conn, "items", namespace, {i for _, i in earliest}, report)
+    # A reviewer's photos show the item, whichever of their reviews is kept.
+    photos = [(items[review.item], "image", url) for review in reviews for url in review.images]
+    if photos:
+        report.written["assets"] += add_pending_assets(conn, photos)
     stored = _stored_comments(conn, list(users.values()), list(items.values()))
     rows: list[tuple] = []
     for (user, item), review in earliest.items():
@@ -214,9 +218,9 @@ def _save_review_chunk(conn: Connection, namespace: str, source_id: int, reviews
                 "DELETE FROM interactions WHERE user_id = %s AND item_id = %s AND ts = %s AND action IN "
                 "('comment', 'purchase')", (user_id, item_id, before)).rowcount
         rows.append((user_id, item_id, review.ts, "comment", review.rating, None, None, None, None, source_id,
-                     review.text))
+                     review.text, to_json(review.attributes) if review.attributes else None))
         if review.verified:
-            rows.append((user_id, item_id, review.ts, "purchase", None, None, None, None, None, source_id))
+            rows.append((user_id, item_id, review.ts, "purchase", None, None, None, None, None, source_id, None, None))
     report.written["interactions"] += save_interactions(conn, rows)
     report.skipped["duplicate_reviews"] = report.skipped.get("duplicate_reviews", 0) + duplicates
 

@@ -9,6 +9,10 @@ first pass checks every line (a bad release stores nothing) and finds the users 
 items the catalog lacks, which are stored with the catalog before any rating, so every
 id is the same whether a run was interrupted or not; the second pass stores the
 ratings. What stays in memory grows with users and items only: their id maps.
+
+A release's tag file (:mod:`.tags`) is checked in the same first pass and stored after the
+ratings, in chunks with a cursor of its own, as ``tag`` interactions (:mod:`.tag_store`); each
+run then writes the tags of each movie into its text.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from sqlalchemy import Connection
 from timgen_data.collectors.line_blocks import BLOCK_BYTES
 from timgen_data.collectors.movielens.layout import locate_release
 from timgen_data.collectors.movielens.ratings import RatingsCheck, check_ratings, read_ratings
+from timgen_data.collectors.movielens.tag_store import describe_items_with_tags, save_tag_chunk
+from timgen_data.collectors.movielens.tags import TagsCheck, check_tags, read_tags
 from timgen_data.collectors.movielens.variants import LICENSE, Variant, get_variant
 from timgen_data.collectors.records import ItemRecord, UserRecord
-from timgen_data.collectors.report import CollectReport
+from timgen_data.collectors.report import CollectReport, Rejections
 from timgen_data.collectors.save import (
     IdLookup,
     begin_source,
@@ -150,6 +156,7 @@ def collect_movielens(
     progress.start("parse", total=None)
     catalog = files.parse_catalog(files.folder, strict=strict)
     ratings = check_ratings(files.ratings, strict=strict, block_bytes=block_bytes)
+    tags = check_tags(files.tags, strict=strict) if files.tags is not None else None
     progress.finish("parse")
 
     report = CollectReport(
@@ -158,9 +165,12 @@ def collect_movielens(
     )
     report.rejections.extend(catalog.rejections)
     report.rejections.extend(ratings.rejections)
-    users, items, missing_users, missing_items = _complete_entities(catalog.users, catalog.items, ratings)
+    users, items, missing_users, missing_items = _complete_entities(catalog.users, catalog.items, ratings, tags)
     report.read = {"users": len(catalog.users), "items": len(catalog.items), "links": len(catalog.links),
                    "interactions": ratings.rows}
+    if tags is not None:
+        report.rejections.extend(tags.rejections)
+        report.read["tags"] = tags.rows
     report.skipped = {"users_added_from_ratings": missing_users, "items_added_from_ratings": missing_items}
 
     with store.begin() as conn:
@@ -178,6 +188,11 @@ def collect_movielens(
     written = _save_ratings(
         store, tables, ratings.rows, user_ids, item_ids, source_id, cursor_key, force, report, progress, chunk_rows
     )
+    if tags is not None and files.tags is not None:
+        written += _save_tags(store, files.tags, tags.rows, user_ids.mapping, item_ids.mapping, source_id,
+                              f"{cursor_key}:tags", force, progress, chunk_rows)
+        with store.begin() as conn:
+            describe_items_with_tags(conn, variant.namespace)
     report.written = {"interactions": written, "links": links}
     with store.begin() as conn:
         # What the store holds, so a re-run that adds nothing reports the same figures as the first run.
@@ -189,25 +204,28 @@ def collect_movielens(
 
 
 def _complete_entities(
-    users: list[UserRecord], items: list[ItemRecord], ratings: RatingsCheck
+    users: list[UserRecord], items: list[ItemRecord], ratings: RatingsCheck, tags: TagsCheck | None
 ) -> tuple[list[UserRecord], list[ItemRecord], int, int]:
-    """Add users and items that ratings mention but the catalog lacks, so no rating is lost."""
+    """Add users and items that ratings (then tags) mention but the catalog lacks, so no rating or tag is lost."""
     known_users = {u.external_id for u in users}
     known_items = {i.external_id for i in items}
-    extra_users = [UserRecord(u, {}) for u in ratings.users if u not in known_users]
-    extra_items = [ItemRecord(i, None, None, [], {}) for i in ratings.items if i not in known_items]
+    mentioned_users = {**ratings.users, **(tags.users if tags else {})}
+    mentioned_items = {**ratings.items, **(tags.items if tags else {})}
+    extra_users = [UserRecord(u, {}) for u in mentioned_users if u not in known_users]
+    extra_items = [ItemRecord(i, None, None, [], {}) for i in mentioned_items if i not in known_items]
     return users + extra_users, items + extra_items, len(extra_users), len(extra_items)
 
 
 def _stored_from(conn: Connection, source_id: int) -> int:
-    """Interactions this release put in the store.
+    """Ratings this release put in the store.
 
     The store's unique key decides what a duplicate is: a rating that repeats an earlier
     one's (user, item, time) is not stored, so the ratings read less these are the
     duplicates dropped, the same figure on every run, resumed or repeated (a row keeps the
     source that stored it first).
     """
-    return fetch_rows(conn, "SELECT COUNT(*) FROM interactions WHERE source_id = :s", {"s": source_id})[0][0]
+    return fetch_rows(conn, "SELECT COUNT(*) FROM interactions WHERE source_id = :s AND action = 'rate'",
+                      {"s": source_id})[0][0]
 
 
 def _save_ratings(
@@ -236,6 +254,43 @@ def _save_ratings(
             save_cursor(conn, COLLECTOR, cursor_key, {"rows_done": end, "rows_total": total})
         progress.advance("store interactions", len(rows))
     progress.finish("store interactions")
+    return written
+
+
+def _save_tags(
+    store: Store, path: Path, total: int, user_ids: dict[str, int], item_ids: dict[str, int], source_id: int,
+    cursor_key: str, force: bool, progress: Progress, chunk_rows: int,
+) -> int:
+    """Store the file's tags a chunk at a time, each chunk committed with the count of tags done."""
+    with store.begin() as conn:
+        cursor = None if force else load_cursor(conn, COLLECTOR, cursor_key)
+    done = int(cursor["rows_done"]) if cursor else 0
+    if done >= total:
+        return 0
+    written, seen, chunk = 0, 0, []
+    progress.start("store tags", total=total, unit="rows")
+    progress.advance("store tags", done)
+
+    def flush() -> int:
+        # The chunk and the cursor commit together: a kill leaves both or neither.
+        with store.begin() as conn:
+            added = save_tag_chunk(conn, chunk, user_ids, item_ids, source_id)
+            save_cursor(conn, COLLECTOR, cursor_key, {"rows_done": seen, "rows_total": total})
+        progress.advance("store tags", len(chunk))
+        chunk.clear()
+        return added
+
+    # Rejections were counted by the first pass; this one reads the same file the same way.
+    for tag in read_tags(path, rejections=Rejections()):
+        seen += 1
+        if seen <= done:
+            continue
+        chunk.append(tag)
+        if len(chunk) >= chunk_rows:
+            written += flush()
+    if chunk:
+        written += flush()
+    progress.finish("store tags")
     return written
 
 

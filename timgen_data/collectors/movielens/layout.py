@@ -12,6 +12,7 @@ from timgen_data.collectors.movielens.catalog import (
     parse_csv_catalog,
     parse_dat_catalog,
 )
+from timgen_data.collectors.movielens.tags import TAG_FILES
 from timgen_data.collectors.movielens.variants import Variant
 from timgen_data.errors import ArchiveError
 
@@ -21,6 +22,7 @@ class ReleaseFiles:
     folder: Path
     ratings: Path
     parse_catalog: Callable[..., Catalog]
+    tags: Path | None = None  # where the release ships a tag file
 
 
 _RATINGS = {"100k": "u.data", "dat": "ratings.dat", "csv": "ratings.csv"}
@@ -40,7 +42,9 @@ def locate_release(root: Path, variant: Variant) -> ReleaseFiles:
                     f"{folder} has {ratings_name} but lacks {', '.join(missing)}; it is not a complete "
                     f"MovieLens {variant.name} release (re-download it, or pick the right --variant)"
                 )
-            return ReleaseFiles(folder, folder / ratings_name, _CATALOG[variant.layout])
+            tags = folder / TAG_FILES[variant.layout] if variant.layout in TAG_FILES else None
+            return ReleaseFiles(folder, folder / ratings_name, _CATALOG[variant.layout],
+                                tags if tags is not None and tags.is_file() else None)
     raise ArchiveError(
         f"no {ratings_name} found in {root}; is this the MovieLens {variant.name} release? "
         "Pick the matching --variant or point --from-file at the release folder or zip"
