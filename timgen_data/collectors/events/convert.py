@@ -139,7 +139,7 @@ def _formatted_items(ids: np.ndarray, mapping: EventMapping, checker: _Checker) 
     return out
 
 
-def check_scale_bounds(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+def _outside_scale(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
     """Rows whose value lies outside ``scale`` (a missing value is in no scale's way)."""
     low, high = scale
     return np.isfinite(values) & ((values < low) | (values > high))
@@ -148,7 +148,7 @@ def check_scale_bounds(values: np.ndarray, scale: tuple[float, float]) -> np.nda
 def _check_scale(values: np.ndarray, raw: pd.Series, mapping: EventMapping, checker: _Checker) -> None:
     low, high = mapping.rating_scale
     column = checker.columns["value"]
-    checker.fail(check_scale_bounds(values, mapping.rating_scale),
+    checker.fail(_outside_scale(values, mapping.rating_scale),
                  lambda i: f"column {column!r} (value) holds {shown(raw.iloc[i])!r}, outside rating_scale "
                  f"[{low:g}, {high:g}]", "fix the value, or the mapping's rating_scale")
 
