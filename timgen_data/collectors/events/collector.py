@@ -168,7 +168,8 @@ def _expand(given: str, downloads: Path, force: bool, progress: Progress):
     elif Path(given).is_dir():
         matches = sorted(p for p in Path(given).rglob("*") if p.is_file() and format_from_name(p) is not None)
         if not matches:
-            raise UsageError(f"folder {given} holds no .csv, .tsv, .jsonl, .json or .parquet file (gzip allowed)")
+            raise UsageError(f"folder {given} holds no .csv, .tsv, .dat, .jsonl, .json or .parquet file (gzip or zstd "
+                             "allowed)")
     elif Path(given).is_file():
         matches = [Path(given)]
     else:

@@ -456,7 +456,7 @@ class _CountingReader(io.RawIOBase):
 
 
 def _decompressed(file: BinaryIO) -> BinaryIO:
-    """``file``'s bytes, decompressed as its first bytes say (gzip, zstd), whatever its name; it must be at its start."""
+    """``file``'s bytes, decompressed as its first bytes say (gzip, zstd) whatever its name; ``file`` is at its start."""
     magic = file.peek(4)[:4] if hasattr(file, "peek") else file.read(4)
     if not hasattr(file, "peek"):
         file.seek(0)
@@ -470,7 +470,7 @@ def _decompressed(file: BinaryIO) -> BinaryIO:
 
 @contextmanager
 def _open_binary(path: Path) -> Iterator[tuple[BinaryIO, _CountingReader]]:
-    """``path``'s bytes (decompressed when its bytes say gzip or zstd, whatever the name) and the counter of bytes read."""
+    """``path``'s bytes (decompressed when they say gzip or zstd, whatever the name) and the counter of bytes read."""
     with open(path, "rb") as file:
         raw = _CountingReader(file)
         buffered = io.BufferedReader(raw, buffer_size=1 << 20)
