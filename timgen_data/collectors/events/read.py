@@ -456,7 +456,7 @@ class _CountingReader(io.RawIOBase):
 
 
 def _decompressed(file: BinaryIO) -> BinaryIO:
-    """``file``'s bytes, decompressed as its first bytes say (gzip, zstd) whatever its name; ``file`` is at its start."""
+    """``file``'s bytes, decompressed as its first bytes say (gzip, zstd) whatever its name (it is at its start)."""
     magic = file.peek(4)[:4] if hasattr(file, "peek") else file.read(4)
     if not hasattr(file, "peek"):
         file.seek(0)
