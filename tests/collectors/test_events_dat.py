@@ -294,6 +294,11 @@ def test_headerless_one_character_files_read_from_line_one(sqlite_store, tmp_pat
     assert [(r.line, r.reason) for r in report.rejections.kept] == [(3, "has 1 fields where names lists 5")]
     assert interactions(sqlite_store, "events-quoted") == {("7", "9", 881250949, "rate", 4.0),
                                                            ("8", "9", 881250950, "rate", 5.0)}
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes("José\t9\t4\t881250949\n".encode("latin-1"))
+    collect_events(sqlite_store, [str(latin)], EventMapping(name="latin", names=["u", "i", "r", "t"],
+                                                            encoding="latin-1", **base), data_dir=tmp_path)
+    assert interactions(sqlite_store, "events-latin") == {("José", "9", 881250949, "rate", 4.0)}
 
 
 def test_item_ids_that_the_format_cannot_write_are_named(sqlite_store, tmp_path):

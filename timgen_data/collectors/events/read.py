@@ -247,8 +247,9 @@ def _arrow_csv_batches(path: Path, columns: dict[str, str], delimiter: str, name
         try:
             reader = pacsv.open_csv(
                 _decompressed(buffered),
+                # Arrow transcodes (slowly, in Python) any encoding it does not spell "utf8".
                 read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 22, column_names=names,
-                                               encoding=encoding),
+                                               encoding="utf8" if _is_utf8(encoding) else encoding),
                 parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
                                                  ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(include_columns=wanted,
