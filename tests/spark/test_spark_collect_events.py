@@ -13,7 +13,7 @@ import pytest
 from timgen_data.collectors.events import EventValueError, MappingError, collect_events, load_mapping
 from timgen_data.collectors.events import collector as events_collector
 from timgen_data.collectors.events.spark_engine import collect_events_spark
-from timgen_data.store import Store, fetch_rows
+from timgen_data.store import Store, fetch_rows, rating_scales
 
 # Every action, by the platform's names and by ours (our own names map to themselves).
 THEIRS = {"page_view": "click", "add_to_cart": "cart", "order": "purchase", "review": "comment", "watch": "view",
@@ -212,3 +212,35 @@ def test_cli_collects_with_the_spark_engine(spark, tmp_path):
     assert '"interactions": 20' in result.output
     missing = CliRunner().invoke(cli, [*args[:7], str(tmp_path / "nope"), *args[8:]])
     assert missing.exit_code == 2 and "nope" in missing.output and "Traceback" not in missing.output
+
+
+def test_item_ids_in_a_sources_form_and_the_rating_scale_as_locally(sqlite_store, spark, workdir, tmp_path):
+    # MovieTweetings' shape as Parquet: IMDb numbers without "tt", ratings 0–10.
+    rng = random.Random(3)
+    frame = pd.DataFrame({"user_id": [str(rng.randrange(9)) for _ in range(60)],
+                          "movie_id": [f"{rng.randrange(10**7):07d}" for _ in range(60)],
+                          "rating": [rng.randrange(11) for _ in range(60)],
+                          "rating_timestamp": [1_362_000_000 + n for n in range(60)]})
+    (tmp_path / "logs").mkdir()
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "logs" / "ratings.parquet")
+    path = tmp_path / "mapping.toml"
+    path.write_text('name = "mt"\nrating_scale = [0, 10]\n[columns]\nuser = "user_id"\nitem = "movie_id"\n'
+                    'time = "rating_timestamp"\nvalue = "rating"\n[action]\nfixed = "rate"\n[time]\n'
+                    'format = "epoch_s"\n[item_ids]\nformat = "tt%07d"\nlink = "imdb"\n')
+    mapping = load_mapping(path)
+    local_store = other_store(tmp_path, "local.sqlite")
+    collect_events(local_store, [str(tmp_path / "logs")], mapping, data_dir=tmp_path / "data")
+    collect_events_spark(spark, sqlite_store, [str(tmp_path / "logs")], mapping, workdir=workdir)
+
+    def links_and_scale(store: Store):
+        with store.begin() as conn:
+            links = set(map(tuple, fetch_rows(conn, "SELECT i.external_id, l.target_source, l.target_external_id "
+                                                    "FROM item_links l JOIN items i ON i.id = l.item_id")))
+            return links, rating_scales(conn)
+
+    expected = contents(local_store)
+    assert {row[1] for row in expected["interactions"]} == {f"tt{m}" for m in frame["movie_id"]}
+    assert contents(sqlite_store) == expected
+    assert links_and_scale(sqlite_store) == links_and_scale(local_store) == (
+        {(f"tt{m}", "imdb", f"tt{m}") for m in frame["movie_id"]}, {"events-mt": (0.0, 10.0)})
+    local_store.dispose()

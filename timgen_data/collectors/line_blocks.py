@@ -36,23 +36,29 @@ def read_line_blocks(path: Path, *, block_bytes: int = BLOCK_BYTES,
     >>> [(b.first_line, b.data) for b in read_line_blocks(Path("ratings.dat"), block_bytes=8)]  # doctest: +SKIP
     [(1, b'1::1::5::9\\n'), (2, b'1::2::4::9\\n')]
     """
+    with Path(path).open("rb") as stream:
+        yield from stream_line_blocks(stream, block_bytes=block_bytes, max_line_bytes=max_line_bytes)
+
+
+def stream_line_blocks(stream: BinaryIO, *, block_bytes: int = BLOCK_BYTES,
+                       max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[LineBlock]:
+    """:func:`read_line_blocks` over an open stream (a decompressing one, say)."""
     if block_bytes < 1:
         raise ValueError("block_bytes must be at least 1")
-    with Path(path).open("rb") as stream:
-        number, carry = 1, b""
-        while data := stream.read(block_bytes):
-            data = carry + data if carry else data
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                yield LineBlock(number, data[:cut])
-                number += data.count(b"\n", 0, cut)
-            carry = data[cut:]
-            if len(carry) > max_line_bytes:
-                yield LineBlock(number, None)
-                number += 1
-                carry = _rest_after_line(stream, block_bytes)
-        if carry:
-            yield LineBlock(number, carry)
+    number, carry = 1, b""
+    while data := stream.read(block_bytes):
+        data = carry + data if carry else data
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield LineBlock(number, data[:cut])
+            number += data.count(b"\n", 0, cut)
+        carry = data[cut:]
+        if len(carry) > max_line_bytes:
+            yield LineBlock(number, None)
+            number += 1
+            carry = _rest_after_line(stream, block_bytes)
+    if carry:
+        yield LineBlock(number, carry)
 
 
 def _rest_after_line(stream: BinaryIO, block_bytes: int) -> bytes:

@@ -1,4 +1,5 @@
-"""Cursors in ``collection_state`` so an interrupted collection resumes where it stopped."""
+"""Cursors in ``collection_state`` so an interrupted collection resumes where it stopped, and what a source declares
+of itself (its rating scale)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,21 @@ def label_run_unfinished(conn: Connection, scenario: str) -> bool:
     """Whether the last ``label`` run of ``scenario`` stopped before it finished (its labels may be mixed)."""
     state = load_cursor(conn, LABEL_CURSOR, scenario)
     return bool(state and state.get("writing"))
+
+
+# A source's rating scale, one record per namespace under this name: the ratings' own
+# [lowest, highest], so the labels (kept on that scale) and whatever reads them can say
+# what a score means. Sources that declare none have no record.
+RATING_SCALE = "rating_scale"
+
+
+def save_rating_scale(conn: Connection, namespace: str, lowest: float, highest: float) -> None:
+    save_cursor(conn, RATING_SCALE, namespace, {"lowest": lowest, "highest": highest})
+
+
+def rating_scales(conn: Connection) -> dict[str, tuple[float, float]]:
+    """Each namespace that recorded a rating scale → (lowest, highest)."""
+    table = models.collection_state
+    rows = conn.execute(select(table.c.key, table.c.cursor).where(table.c.collector == RATING_SCALE)).all()
+    return {key: (float(scale["lowest"]), float(scale["highest"])) for key, scale in
+            ((key, json.loads(cursor)) for key, cursor in rows)}

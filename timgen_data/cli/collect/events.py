@@ -15,7 +15,7 @@ from timgen_data.collectors.events import collect_events, load_mapping
 
 @click.command("events")
 @click.option("--path", "paths", multiple=True, required=True, metavar="PATH",
-              help="A log file (.csv/.tsv/.jsonl/.parquet, gzip allowed), a folder of them, a glob or an "
+              help="A log file (.csv/.tsv/.dat/.jsonl/.parquet, gzip or zstd allowed), a folder of them, a glob or an "
                    "http(s) URL; repeat it, or list more files after it.")
 @click.argument("more", nargs=-1, metavar="[PATH]...")
 @click.option("--mapping", required=True, type=click.Path(path_type=Path), metavar="TOML",
@@ -31,8 +31,12 @@ def events(settings: Settings, paths, more, mapping, name, force, as_json, engin
     The mapping names your columns for user, item, time (required), action (or one fixed
     action), value, duration, device, platform, geo, category and title; [time] gives the
     format (auto, iso8601, epoch_s/ms/us/ns or a strftime pattern) and the zone of times
-    without an offset; [action.values] maps your event names to ours. Everything is checked
-    before anything is stored; an interrupted run re-run resumes where it stopped.
+    without an offset; [action.values] maps your event names to ours. A file without a header
+    lists its columns in `names`; `delimiter = "::"` reads MovieLens-style .dat files;
+    [item_ids] writes ids in a source's form (format = "tt%07d", link = "imdb"); [items] reads
+    an item file beside the log (titles, years, genres); rating_scale = [0, 10] records the
+    scale (see docs/collecting.md). Everything is checked before anything is stored; an
+    interrupted run re-run resumes where it stopped.
 
     \b
     mapping.toml:

@@ -7,7 +7,8 @@ The run has three steps so that a mistake stores nothing:
 2. under ``on_error = "stop"`` (or ``action.unmapped = "error"``) every row is converted
    once without writing, so a time that does not parse on the last line fails the run
    before the first line is stored;
-3. each file is stored in batches, each committed together with a cursor holding the line
+3. the item file named in ``[items]``, if any, is stored (its items are upserted, so a
+   re-run writes the same), then each log file in batches, each committed together with a cursor holding the line
    reached, so a killed run resumes there and a finished one re-run reads nothing. The
    cursor is keyed by the file's sha256 and the mapping's fingerprint: a changed file or
    a changed mapping is read again (stored rows are never duplicated: interactions are
@@ -29,34 +30,44 @@ from timgen_data.collectors.events.convert import (
     EventValueError,
     convert_batch,
 )
-from timgen_data.collectors.events.mapping import EventMapping
+from timgen_data.collectors.events.items import (
+    check_item_columns,
+    item_file_path,
+    read_item_rows,
+    save_item_rows,
+)
+from timgen_data.collectors.events.mapping import EventMapping, MappingError
 from timgen_data.collectors.events.read import (
     HEADER_SAMPLE,
     Batch,
     Header,
     detect_format,
     format_from_name,
+    headerless_hint,
     position_word,
     read_batches,
     read_header,
     shown_row,
 )
+from timgen_data.collectors.records import LinkRecord
 from timgen_data.collectors.report import CollectReport, Rejection
 from timgen_data.collectors.save import (
     begin_source,
     finish_source,
     namespace_counts,
     save_interactions,
+    save_links,
 )
 from timgen_data.downloads.checksums import file_digests
 from timgen_data.downloads.download import download
-from timgen_data.errors import ConfigError, UsageError
+from timgen_data.errors import UsageError
 from timgen_common.progress import SILENT, Progress
 from timgen_data.store import (
     Store,
     ids_of,
     load_cursor,
     save_cursor,
+    save_rating_scale,
     to_json,
     upsert_rows,
 )
@@ -66,10 +77,8 @@ COLLECTOR = "events"
 REQUIRED_FIELDS = ("user", "item", "time", "action")
 BATCH_ROWS = 200_000  # rows per committed batch: a few MB of Python objects, few commits
 _GLOB_CHARS = set("*?[")
-
-
-class MappingError(ConfigError):
-    """The mapping names a column a log file does not have."""
+# How item_links name the links an [item_ids] link makes: the log's own ids, in the target's form.
+ITEM_IDS_METHOD = "events-item-ids"
 
 
 @dataclass(frozen=True)
@@ -100,16 +109,25 @@ def collect_events(
     files = resolve_inputs(paths, mapping, Path(data_dir) / "downloads" / COLLECTOR, force=force, progress=progress)
     for file in files:
         check_columns(file, mapping)
+    items = _item_file(mapping)
     keys = {file.sha256: f"{mapping.namespace}:{file.sha256}:{mapping.fingerprint()}" for file in files}
+    if items is not None:
+        keys[items.sha256] = f"{mapping.namespace}:items:{items.sha256}:{mapping.fingerprint()}"
     with store.begin() as conn:
-        cursors = {file.sha256: None if force else load_cursor(conn, COLLECTOR, keys[file.sha256]) for file in files}
+        cursors = {sha256: None if force else load_cursor(conn, COLLECTOR, key) for sha256, key in keys.items()}
     pending = [file for file in files if not (cursors[file.sha256] or {}).get("complete")]
+    items_pending = items is not None and not (cursors[items.sha256] or {}).get("complete")
     if mapping.on_error == "stop" or mapping.action.unmapped == "error":
+        if items_pending and mapping.on_error == "stop":
+            for _ in read_item_rows(items.path, mapping, batch_rows):
+                pass  # the first bad record raises
         for file in pending:
             _check_values(file, mapping, progress, batch_rows)
 
     report = _new_report(files, mapping)
     report.skipped["files_already_stored"] = len(files) - len(pending)
+    if items_pending:
+        _store_items(store, items, mapping, keys[items.sha256], report, batch_rows)
     for file in pending:
         cursor = cursors[file.sha256] or {}
         _store_file(store, file, mapping, keys[file.sha256], int(cursor.get("position", 0)), report, progress,
@@ -150,7 +168,8 @@ def _expand(given: str, downloads: Path, force: bool, progress: Progress):
     elif Path(given).is_dir():
         matches = sorted(p for p in Path(given).rglob("*") if p.is_file() and format_from_name(p) is not None)
         if not matches:
-            raise UsageError(f"folder {given} holds no .csv, .tsv, .jsonl, .json or .parquet file (gzip allowed)")
+            raise UsageError(f"folder {given} holds no .csv, .tsv, .dat, .jsonl, .json or .parquet file (gzip or zstd "
+                             "allowed)")
     elif Path(given).is_file():
         matches = [Path(given)]
     else:
@@ -160,9 +179,44 @@ def _expand(given: str, downloads: Path, force: bool, progress: Progress):
         yield path, str(path), None, sha256, md5
 
 
+def _item_file(mapping: EventMapping) -> EventFile | None:
+    """The ``[items]`` file, its columns checked against the mapping."""
+    if mapping.items is None:
+        return None
+    path = item_file_path(mapping.items)
+    check_item_columns(path, mapping.items)
+    sha256, md5 = file_digests(path)
+    return EventFile(path, str(path), None, sha256, md5, "csv")
+
+
+def _store_items(store: Store, file: EventFile, mapping: EventMapping, key: str, report: CollectReport,
+                 batch_rows: int) -> None:
+    """Every item of the item file, upserted batch by batch (a re-run writes the same), then its cursor."""
+    report.read["item_rows"] = 0
+    for batch in read_item_rows(file.path, mapping, batch_rows):
+        report.read["item_rows"] += batch.read
+        for line, reason in batch.rejected:
+            report.rejections.add(Rejection(file.label, line, reason))
+        with store.begin() as conn:
+            before = namespace_counts(conn, mapping.namespace, ("items",))["items"]
+            save_item_rows(conn, batch.rows)
+            report.written["items"] += namespace_counts(conn, mapping.namespace, ("items",))["items"] - before
+            if mapping.item_ids.link is not None:
+                ids = ids_of(conn, "items", mapping.namespace, [row[1] for row in batch.rows])
+                _save_id_links(conn, mapping, ids)
+    with store.begin() as conn:
+        save_cursor(conn, COLLECTOR, key, {"complete": True})
+
+
+def _save_id_links(conn: Connection, mapping: EventMapping, item_ids: dict[str, int]) -> None:
+    """Each item's id is its id in ``[item_ids] link`` (an IMDb tconst, say): a direct link ``align links`` trusts."""
+    target = mapping.item_ids.link
+    save_links(conn, item_ids, [LinkRecord(item, target, item) for item in item_ids], method=ITEM_IDS_METHOD)
+
+
 def check_columns(file: EventFile, mapping: EventMapping) -> None:
     """Raise :class:`MappingError` when the mapping names a column ``file`` does not have."""
-    header = read_header(file.path, file.fmt, mapping.delimiter)
+    header = read_header(file.path, file.fmt, mapping.delimiter, names=mapping.names, encoding=mapping.encoding)
     if file.fmt == "jsonl" and header.first_row is None:
         return  # an empty log has no keys to check
     error = missing_columns_error(file.label, file.fmt, header, mapping)
@@ -181,15 +235,17 @@ def missing_columns_error(label: str, fmt: str, header: Header, mapping: EventMa
     if not missing:
         return None
     wanted = ", ".join(f"columns.{field} = {column!r}" for field, column in missing)
-    hint = ""
+    hint, fix = "", "fix the column name in the mapping's [columns]"
     if fmt == "csv" and len(header.columns) == 1 and len(header.columns[0]) > 1:
         hint = (f" (the header reads as one column: is the delimiter right? the mapping says "
                 f"{mapping.delimiter!r})")
+    elif fmt == "csv" and (hint := headerless_hint(header, list(used.values()), mapping.names, "names")):
+        fix = "add names to the mapping"
     where = f" (the keys of its first {HEADER_SAMPLE:,} records)" if fmt == "jsonl" else ""
     return MappingError(
         f"{label}: the mapping's {wanted} names no column of this file{hint}; its columns{where} are "
         f"{', '.join(map(repr, header.columns)) or '(none)'}; first row: {shown_row(header.first_row)}; "
-        "fix the column name in the mapping's [columns]. Nothing was stored.")
+        f"{fix}. Nothing was stored.")
 
 
 def _check_values(file: EventFile, mapping: EventMapping, progress: Progress, batch_rows: int) -> None:
@@ -199,7 +255,7 @@ def _check_values(file: EventFile, mapping: EventMapping, progress: Progress, ba
     reached = 0
     unseen: frozenset[str] = frozenset()
     for batch in read_batches(file.path, file.fmt, mapping.columns.used(), delimiter=mapping.delimiter,
-                              batch_rows=batch_rows):
+                              names=mapping.names, encoding=mapping.encoding, batch_rows=batch_rows):
         _convert(batch, file, mapping)
         progress.advance(task, batch.done_bytes - reached)
         reached = batch.done_bytes
@@ -232,7 +288,7 @@ def _store_file(store: Store, file: EventFile, mapping: EventMapping, key: str, 
     reached_bytes, reached = 0, done
     unseen: frozenset[str] = frozenset()
     for batch in read_batches(file.path, file.fmt, mapping.columns.used(), delimiter=mapping.delimiter,
-                              batch_rows=batch_rows):
+                              names=mapping.names, encoding=mapping.encoding, batch_rows=batch_rows):
         converted = _convert(batch, file, mapping)
         last = max([reached, *batch.positions.tolist()[-1:], *(p for p, _ in batch.malformed)])
         if last > done:
@@ -275,8 +331,13 @@ def _save_rows(conn: Connection, rows: pd.DataFrame, mapping: EventMapping, sour
     report.written["items"] += upsert_rows(conn, "items", ["source", "external_id", "categories", "attributes"],
                                            [(ns, i, "[]", "{}") for i in items], conflict=["source", "external_id"])
     _update_items(conn, rows, ns)
+    item_map = ids_of(conn, "items", ns, items)
+    if mapping.item_ids.link is not None:
+        _save_id_links(conn, mapping, item_map)
+    if mapping.rating_scale is not None:
+        save_rating_scale(conn, ns, *mapping.rating_scale)
     user_ids = rows["user"].map(ids_of(conn, "users", ns, users)).tolist()
-    item_ids = rows["item"].map(ids_of(conn, "items", ns, items)).tolist()
+    item_ids = rows["item"].map(item_map).tolist()
     interactions = list(zip(
         user_ids, item_ids, rows["ts"].tolist(), rows["action"].tolist(), _nullable(rows["value"]),
         _nullable(rows["duration"]), rows["device"].tolist(), rows["platform"].tolist(), rows["geo"].tolist(),

@@ -62,10 +62,14 @@ def convert_batch(batch: Batch, mapping: EventMapping, file: str, word: str) -> 
     out: dict[str, object] = {}
     for name in ("user", "item"):
         out[name] = checker.required_text(name)
+    if mapping.item_ids.format is not None:
+        out["item"] = _formatted_items(out["item"], mapping, checker)
     out["ts"] = _times(raw["time"], mapping, checker)
     out["action"] = _actions(raw, mapping, checker)
     for name in ("value", "duration"):
         out[name] = _numbers(raw, name, getattr(mapping.scale, name), checker) if name in raw else np.full(n, np.nan)
+    if mapping.rating_scale is not None:
+        _check_scale(out["value"], raw["value"], mapping, checker)
     for name in ("device", "platform", "geo", "category", "title", "text"):
         out[name] = _optional_text(raw[name]) if name in raw else np.full(n, None, dtype=object)
     # Object columns stay object: pandas would otherwise infer strings and turn None into NaN.
@@ -116,6 +120,37 @@ class _Checker:
                   f"every row needs a plain {name} id")
         self.fail(pd.isna(text), lambda i: f"column {column!r} ({name}) is empty", f"every row needs a {name}")
         return text
+
+
+def _formatted_items(ids: np.ndarray, mapping: EventMapping, checker: _Checker) -> np.ndarray:
+    """Item ids in their source's form (``tt%07d``: "0120735" → "tt0120735"), once per distinct id."""
+    spec = mapping.item_ids
+    written: dict[str, str] = {}
+    for raw in pd.unique(ids[pd.notna(ids)]):
+        try:
+            written[raw] = spec.apply(raw)
+        except ValueError:
+            pass
+    out = np.array([None if v is None else written.get(v) for v in ids], dtype=object)
+    column = checker.columns["item"]
+    checker.fail(pd.notna(ids) & pd.isna(out), lambda i: f"column {column!r} (item) holds {ids[i]!r}, which "
+                 f"item_ids.format {spec.format!r} cannot write (it takes a whole number)",
+                 "fix the value, or the mapping's [item_ids] format (%s takes any id)")
+    return out
+
+
+def _outside_scale(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """Rows whose value lies outside ``scale`` (a missing value is in no scale's way)."""
+    low, high = scale
+    return np.isfinite(values) & ((values < low) | (values > high))
+
+
+def _check_scale(values: np.ndarray, raw: pd.Series, mapping: EventMapping, checker: _Checker) -> None:
+    low, high = mapping.rating_scale
+    column = checker.columns["value"]
+    checker.fail(_outside_scale(values, mapping.rating_scale),
+                 lambda i: f"column {column!r} (value) holds {shown(raw.iloc[i])!r}, outside rating_scale "
+                 f"[{low:g}, {high:g}]", "fix the value, or the mapping's rating_scale")
 
 
 def _times(raw: pd.Series, mapping: EventMapping, checker: _Checker) -> np.ndarray:

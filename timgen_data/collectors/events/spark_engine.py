@@ -104,6 +104,10 @@ def collect_events_spark(spark: SparkSession, store: Store, paths: Sequence[str]
     if mapping.format not in ("auto", "parquet"):
         raise UsageError(f"the Spark engine reads Parquet logs; the mapping says format = {mapping.format!r}: "
                          "collect them without --engine spark")
+    if mapping.items is not None or mapping.names is not None:
+        given = "[items] (an item file)" if mapping.items is not None else "names (the columns of a headerless file)"
+        raise UsageError(f"the Spark engine does not read the mapping's {given} yet: it reads Parquet logs; "
+                         "collect without --engine spark")
     with _spark_errors(paths):
         raw = spark.read.option("mergeSchema", "true").parquet(*paths)
         files = _list_files(raw, paths)
