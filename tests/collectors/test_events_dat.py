@@ -22,6 +22,7 @@ from timgen_data.collectors.events import EventValueError, MappingError, collect
 from timgen_data.collectors.events.mapping import EventMapping
 from timgen_data.collectors.events.spark_engine import collect_events_spark
 from timgen_data.errors import ConfigError, MalformedInputError, UsageError
+from timgen_data.labeling import label_store
 from timgen_data.store import fetch_rows, rating_scales
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -215,6 +216,8 @@ def test_headerless_double_colon_log_with_latin1_item_file(sqlite_store, tmp_pat
     with sqlite_store.begin() as conn:
         assert rating_scales(conn) == {"events-ml1m": (1.0, 5.0)}
         assert fetch_rows(conn, "SELECT COUNT(*) FROM item_links")[0][0] == 0  # no [item_ids] link asked
+    # The scale the mapping declares is the one label reports (the events source declares none).
+    assert label_store(sqlite_store, "movie").rating_scales == {"events-ml1m": [1.0, 5.0]}
 
 
 def test_bad_lines_of_a_double_colon_log_are_named_by_line(sqlite_store, tmp_path):
