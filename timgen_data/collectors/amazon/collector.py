@@ -12,7 +12,6 @@ against the store, not an in-memory set, so memory stays constant however large 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +26,16 @@ from timgen_data.collectors.amazon.releases import (
     check_category,
     get_release,
 )
+from timgen_data.collectors.archive import LocalFile, ResumablePass, obtain_file
 from timgen_data.collectors.report import CollectReport, Rejection
 from timgen_data.collectors.save import begin_source, finish_source, namespace_counts, save_interactions
-from timgen_data.downloads.checksums import file_digests
-from timgen_data.downloads.download import download
-from timgen_data.errors import TimeValueError, UsageError
+from timgen_data.errors import TimeValueError
 from timgen_common.progress import SILENT, Progress
 from timgen_data.store import (
     Store,
     fetch_rows,
     ids_of,
     in_clause,
-    load_cursor,
-    save_cursor,
     to_json,
     upsert_rows,
 )
@@ -51,25 +47,6 @@ CHUNK_LINES = 5_000
 # time that is not one): that line is rejected, the rest of the file goes on.
 _LINE_CONTENT_ERRORS = (ValueError, TypeError, ArithmeticError, RecursionError, TimeValueError)
 _ITEM_COLUMNS = ["source", "external_id", "title", "text", "year", "category", "categories", "attributes"]
-
-
-@dataclass(frozen=True)
-class LocalFile:
-    path: Path
-    url: str | None
-    sha256: str
-    md5: str
-
-
-def obtain_file(url: str, dest: Path, *, local: Path | None, force: bool, progress: Progress) -> LocalFile:
-    """The file at ``local`` when given, else ``url`` downloaded (resuming a partial copy) to ``dest``."""
-    if local is not None:
-        if not local.is_file():
-            raise UsageError(f"{local} does not exist; give the release's file, or a folder holding it, to --from-file")
-        sha256, md5 = file_digests(local)
-        return LocalFile(local, None, sha256, md5)
-    result = download(url, dest, force=force, progress=progress)
-    return LocalFile(result.path, url, result.sha256, result.md5)
 
 
 def collect_amazon(
@@ -137,9 +114,8 @@ def _stream(
     parse: Callable[[dict[str, Any], str], Any],
 ) -> None:
     """Read ``file`` from its cursor on, saving each chunk with the line reached in one transaction."""
-    with store.begin() as conn:
-        cursor = None if force else load_cursor(conn, COLLECTOR, cursor_key)
-    done = int(cursor["lines_done"]) if cursor else 0
+    reached = ResumablePass(store, COLLECTOR, cursor_key, force=force)
+    done = int(reached.get("lines_done", 0))
     if kind == "reviews":
         report.resumed_from = done
     name = file.path.name
@@ -148,10 +124,7 @@ def _stream(
     read, position, chunk, last_line = 0, 0, [], done
 
     def flush() -> None:
-        # The chunk and the cursor commit together: a kill leaves both or neither.
-        with store.begin() as conn:
-            save(conn, chunk)
-            save_cursor(conn, COLLECTOR, cursor_key, {"lines_done": last_line})
+        reached.commit({"lines_done": last_line}, lambda conn: save(conn, chunk))
         chunk.clear()
 
     for line in read_lines(file.path, skip=done, python_literals=release.python_literals):

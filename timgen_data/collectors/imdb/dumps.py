@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from timgen_data.collectors.archive import ResumablePass
 from timgen_data.collectors.imdb.names import COLLECTOR, DEFAULT_TITLE_TYPES, DUMPS, DUMPS_LICENSE, DUMPS_URL, NAMESPACE
 from timgen_data.collectors.imdb.raw import public_url
 from timgen_data.collectors.imdb.store import merge_items, update_attributes
@@ -29,7 +30,7 @@ from timgen_data.downloads.download import download
 from timgen_data.errors import UsageError
 from timgen_data.imdb_basics import BasicsReadReport, iter_title_basics
 from timgen_common.progress import SILENT, Progress
-from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor
+from timgen_data.store import Store, fetch_rows
 
 CHUNK_ROWS = 50_000
 MALFORMED_BASICS = "malformed line: wrong number of fields, or startYear/runtimeMinutes/isAdult not a number"
@@ -131,10 +132,10 @@ def _store_basics(
     with store.begin() as conn:
         source_id = begin_source(conn, collector=COLLECTOR, variant=dump.name, namespace=NAMESPACE, url=dump.url,
                                  sha256=dump.sha256, md5=dump.md5, license=DUMPS_LICENSE)
-        cursor = None if force else load_cursor(conn, COLLECTOR, key)
-    done = int(cursor["data_lines"]) if cursor else 0
+    reached = ResumablePass(store, COLLECTOR, key, force=force)
+    done = int(reached.get("data_lines", 0))
     report.resumed_from = done
-    if cursor and cursor.get("complete"):
+    if reached.complete:
         report.skipped["title_basics_already_stored"] = done
         return key
     read = BasicsReadReport(max_examples=MAX_KEPT_REJECTIONS)
@@ -146,11 +147,8 @@ def _store_basics(
 
     def commit(complete: bool) -> None:
         nonlocal written, reported
-        # The chunk and the cursor commit together: a kill leaves both or neither.
-        with store.begin() as conn:
-            if chunk:
-                written += len(merge_items(conn, NAMESPACE, chunk))
-            save_cursor(conn, COLLECTOR, key, {"data_lines": read.lines, "complete": complete})
+        written += reached.commit({"data_lines": read.lines, "complete": complete},
+                                  lambda conn: len(merge_items(conn, NAMESPACE, chunk)) if chunk else 0)
         chunk.clear()
         progress.advance(task, read.lines - reported)
         reported = read.lines
@@ -185,12 +183,12 @@ def _store_ratings(
     with store.begin() as conn:
         source_id = begin_source(conn, collector=COLLECTOR, variant=dump.name, namespace=NAMESPACE, url=dump.url,
                                  sha256=dump.sha256, md5=dump.md5, license=DUMPS_LICENSE)
-        cursor = None if force else load_cursor(conn, COLLECTOR, key)
-    start_line = int(cursor["line"]) if cursor else 1
-    if cursor and cursor.get("complete"):
+    reached = ResumablePass(store, COLLECTOR, key, force=force)
+    start_line = int(reached.get("line", 1))
+    if reached.complete:
         report.skipped["title_ratings_already_stored"] = start_line - 1
         return
-    if cursor:
+    if reached.position:
         report.resumed_from = report.resumed_from or start_line - 1
     rejections = Rejections()
     task = "store title.ratings"
@@ -201,9 +199,8 @@ def _store_ratings(
 
     def commit(complete: bool) -> None:
         nonlocal updated, unknown, start_line
-        with store.begin() as conn:
-            changed = update_attributes(conn, NAMESPACE, chunk) if chunk else 0
-            save_cursor(conn, COLLECTOR, key, {"line": line, "complete": complete})
+        changed = reached.commit({"line": line, "complete": complete},
+                                 lambda conn: update_attributes(conn, NAMESPACE, chunk) if chunk else 0)
         updated += changed
         unknown += len(chunk) - changed
         chunk.clear()

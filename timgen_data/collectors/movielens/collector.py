@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 from sqlalchemy import Connection
 
+from timgen_data.collectors.archive import ResumablePass
 from timgen_data.collectors.line_blocks import BLOCK_BYTES
 from timgen_data.collectors.movielens.layout import locate_release
 from timgen_data.collectors.movielens.ratings import RatingsCheck, check_ratings, read_ratings
@@ -48,7 +49,7 @@ from timgen_data.downloads.checksums import file_digests, folder_digest, parse_m
 from timgen_data.downloads.download import download, fetch_text
 from timgen_data.errors import ChecksumMismatchError, UsageError
 from timgen_common.progress import SILENT, Progress
-from timgen_data.store import Store, fetch_rows, load_cursor, save_cursor
+from timgen_data.store import Store, fetch_rows
 
 COLLECTOR = "movielens"
 CHUNK_ROWS = 200_000
@@ -232,9 +233,8 @@ def _save_ratings(
     store: Store, tables: Iterator[pa.Table], total: int, user_ids: IdLookup, item_ids: IdLookup, source_id: int,
     cursor_key: str, force: bool, report: CollectReport, progress: Progress, chunk_rows: int,
 ) -> int:
-    with store.begin() as conn:
-        cursor = None if force else load_cursor(conn, COLLECTOR, cursor_key)
-    done = int(cursor["rows_done"]) if cursor else 0
+    reached = ResumablePass(store, COLLECTOR, cursor_key, force=force)
+    done = int(reached.get("rows_done", 0))
     report.resumed_from = done
     if done >= total:
         return 0
@@ -248,10 +248,7 @@ def _save_ratings(
             repeat(None), repeat(None), repeat(None), repeat(None), repeat(source_id), repeat(None),
         ))
         end += len(rows)
-        # The chunk and the cursor commit together: a kill leaves both or neither.
-        with store.begin() as conn:
-            written += save_interactions(conn, rows)
-            save_cursor(conn, COLLECTOR, cursor_key, {"rows_done": end, "rows_total": total})
+        written += reached.commit({"rows_done": end, "rows_total": total}, lambda conn: save_interactions(conn, rows))
         progress.advance("store interactions", len(rows))
     progress.finish("store interactions")
     return written
@@ -262,9 +259,8 @@ def _save_tags(
     cursor_key: str, force: bool, progress: Progress, chunk_rows: int,
 ) -> int:
     """Store the file's tags a chunk at a time, each chunk committed with the count of tags done."""
-    with store.begin() as conn:
-        cursor = None if force else load_cursor(conn, COLLECTOR, cursor_key)
-    done = int(cursor["rows_done"]) if cursor else 0
+    reached = ResumablePass(store, COLLECTOR, cursor_key, force=force)
+    done = int(reached.get("rows_done", 0))
     if done >= total:
         return 0
     written, seen, chunk = 0, 0, []
@@ -272,10 +268,8 @@ def _save_tags(
     progress.advance("store tags", done)
 
     def flush() -> int:
-        # The chunk and the cursor commit together: a kill leaves both or neither.
-        with store.begin() as conn:
-            added = save_tag_chunk(conn, chunk, user_ids, item_ids, source_id)
-            save_cursor(conn, COLLECTOR, cursor_key, {"rows_done": seen, "rows_total": total})
+        added = reached.commit({"rows_done": seen, "rows_total": total},
+                               lambda conn: save_tag_chunk(conn, chunk, user_ids, item_ids, source_id))
         progress.advance("store tags", len(chunk))
         chunk.clear()
         return added
