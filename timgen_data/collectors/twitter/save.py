@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
-from timgen_data.collectors.records import ItemRecord, UserRecord
+from timgen_data.collectors.records import InteractionRecord, ItemRecord, UserRecord
 from timgen_data.collectors.save import save_interactions
 from timgen_data.collectors.twitter.parse import LikingUsers, TweetPage
 from timgen_data.collectors.twitter.spec import NAMESPACE
@@ -41,7 +41,8 @@ def save_tweet_page(conn: Connection, page: TweetPage, source_id: int) -> tuple[
     user_ids = upsert_users(conn, page.users)
     item_ids = upsert_items(conn, page.items)
     rows = [
-        (user_ids[a.user], item_ids[a.item], a.ts, a.action, None, a.duration, None, None, None, source_id, a.text)
+        InteractionRecord(user_ids[a.user], item_ids[a.item], a.ts, a.action, duration=a.duration,
+                          source_id=source_id, text=a.text)
         for a in page.actions
     ]
     written = save_interactions(conn, rows)
@@ -63,6 +64,6 @@ def save_likes(conn: Connection, post_id: str, likers: LikingUsers, seen_at: int
     known = {row[0] for row in fetch_rows(
         conn, "SELECT user_id FROM interactions WHERE item_id = :item AND action = 'like'", {"item": item})}
     fresh = [uid for uid in dict.fromkeys(user_ids[u.external_id] for u in likers.users) if uid not in known]
-    written = save_interactions(conn, [(uid, item, seen_at, "like", None, None, None, None, None, source_id)
+    written = save_interactions(conn, [InteractionRecord(uid, item, seen_at, "like", source_id=source_id)
                                        for uid in fresh])
     return written, len(likers.users) - len(fresh)
