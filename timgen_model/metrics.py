@@ -88,6 +88,8 @@ def distinct_items(lists: np.ndarray) -> float | None:
 def distinct_items_per_target(lists: np.ndarray) -> np.ndarray:
     """``distinct_items`` of each target: int [T]."""
     lists = np.asarray(lists)
+    if lists.shape[0] == 0:
+        return np.zeros(0, np.int64)
     flat = np.sort(lists.reshape(lists.shape[0], -1), axis=1)
     return 1 + (np.diff(flat, axis=1) != 0).sum(1)
 
