@@ -64,6 +64,7 @@ def test_evaluate_reports_diversity_next_to_accuracy(model_and_data):
     assert "distinct@10" not in plain.metrics
     assert {k: still.metrics[k] for k in plain.metrics} == plain.metrics  # accuracy untouched
     assert still.metrics["distinct@10"] == 10.0  # every draw is μ: one list of 10
+    assert still.metrics["hr@10_unseen_sampled"] == plain.metrics["hr@10_unseen"]  # μ's own list
     assert 10.0 < spread.metrics["distinct@10"] <= 40.0
     assert 0.0 < spread.metrics["ild@10"] <= 2.0 and spread.metrics["samples"] == 4
     assert spread.metrics == again.metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,9 @@ def evaluate(run_dir: Path, split: str, dataset: str | None, samples: int, tempe
              as_json: bool) -> None:
     """Evaluate a trained run: RMSE/MAE, accuracy/macro-F1, HR@10/NDCG@10 (full ranking), and
     the diversity of several draws of the latent interest: distinct@10 (distinct items across
-    the draws' top-10 unseen lists, from 10 to 10 × samples) and ild@10 (mean cosine distance
-    between two items of a list).
+    the draws' top-10 unseen lists, from 10 to 10 × samples), ild@10 (mean cosine distance
+    between two items of a list) and hr@10_unseen_sampled (how often a draw's list holds the
+    target).
 
     Writes evaluation-<split>.json into the run folder.
 
@@ -147,7 +149,7 @@ def evaluate(run_dir: Path, split: str, dataset: str | None, samples: int, tempe
         return
     _metrics_table(f"{evaluation.variant} on {split} ({metrics['targets']} targets)", [(evaluation.variant, metrics)])
     print_mapping(f"diversity across {samples} draws of ℓ (temperature {temperature:g})",
-                  {name: _round(metrics.get(name)) for name in ("distinct@10", "ild@10")})
+                  {name: _round(metrics.get(name)) for name in ("distinct@10", "ild@10", "hr@10_unseen_sampled")})
 
 
 class GenerationTime(EpochOrDate):
@@ -189,8 +191,11 @@ def generate(settings: Settings, run_dir: Path, user_id: str, top_k: int, includ
              samples: int, temperature: float | None, seed: int, at: int | None, device: str | None,
              platform: str | None, geo: str | None, from_store: bool, page_dir: Path | None, as_json: bool) -> None:
     """Personalized output for one user: per draw of the latent interest, the next items with
-    their title, text, class set, predicted score and media assets, the likely next class, and
-    the modality weights α behind them, in the context given (time, device, platform, geo).
+    their content and predicted scores, and the modality weights behind them.
+
+    Each item comes with its title, text, class set and (with --store) its image, video and
+    audio assets; each draw with the likely next class; the step is generated in the context
+    given (--at, --device, --platform, --geo).
 
     Writes generated-<user>.html (the items with their local images, videos and audio) into
     the run folder or --out.
@@ -228,7 +233,9 @@ def generate(settings: Settings, run_dir: Path, user_id: str, top_k: int, includ
             print_mapping("likely next class", {name: f"{p:.1%}" for name, p in draw.next_classes})
     if result.modality_weights:
         print_mapping("modality weights α", {m: f"{w:.3f}" for m, w in result.modality_weights.items()})
-    print_mapping("context", {**asdict(result.context), "temperature": result.temperature, "seed": result.seed})
+    when = datetime.fromtimestamp(result.context.at, timezone.utc).isoformat()
+    print_mapping("context", {**asdict(result.context), "at": when, "temperature": result.temperature,
+                              "seed": result.seed})
     print_mapping("written", {"page": page})
 
 
