@@ -11,14 +11,29 @@ import torch
 from timgen_model.batches import SplitTensors, Windows, evaluation_windows
 from timgen_model.encoding import EncodedDataset, EncodedSplit
 from timgen_model.heap import release_free_heap
-from timgen_model.metrics import accuracy, macro_f1, mae, ranking_metrics, rmse, target_ranks
+from timgen_model.metrics import (accuracy, distinct_items_per_target, intra_list_distances, macro_f1, mae,
+                                  ranking_metrics, rmse, target_ranks)
 from timgen_model.model import TIMGen
 from timgen_model.processes import ONE_PROCESS, Processes
+from timgen_model.sampling import check_sampling, sample_latents
 from timgen_model.vocab import PAD
 
 TOP_K = 10
 _PER_BATCH = ("ranks_all", "ranks_unseen", "predicted_scores", "true_scores", "predicted_classes", "true_classes",
-              "rows", "latents")
+              "rows", "latents", "distinct", "list_distance", "sampled_hits")
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """How to measure diversity across draws of ℓ: ``samples`` draws at ``temperature``,
+    seeded; each draw's top ``TOP_K`` unseen items form one list."""
+
+    samples: int = 5
+    temperature: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        check_sampling(self.samples, self.temperature)
 
 
 @dataclass
@@ -62,8 +77,13 @@ def _gathered(processes: Processes, collected: dict[str, list], loss_sums: dict[
 @torch.no_grad()
 def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, batch_size: int = 256,
                      device: torch.device | str = "cpu", loss_weights=None, step: int = 0,
-                     processes: Processes = ONE_PROCESS) -> EvaluationResult:
+                     processes: Processes = ONE_PROCESS, diversity: Diversity | None = None) -> EvaluationResult:
     """Metrics of ``model`` on every target of ``split_name``.
+
+    With ``diversity``, also ``distinct@10`` (distinct items across the draws' top-10 unseen
+    lists of a target, from 10 to 10 × samples), ``ild@10`` (mean cosine distance between two
+    items of one list, on the item vectors x* the model ranks by) and ``hr@10_unseen_sampled``
+    (how often a draw's list holds the target: the accuracy the diversity costs).
 
     With several ``processes``, each evaluates its own contiguous part of the batches (the
     same batches as one process, none twice) and every process gets the metrics of them all.
@@ -110,6 +130,12 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
         found["true_classes"].append(split.classes[positions].astype(np.int64))
         found["rows"].append(rows)
         found["latents"].append(encoded.mu[select].float().cpu().numpy())
+        if diversity is not None and len(positions):
+            distinct, distance, hits = _sampled_lists_diversity(model, encoded, select, exclude, targets, diversity,
+                                                                seed=diversity.seed + int(positions[0]))
+            found["distinct"].append(distinct)
+            found["list_distance"].append(distance)
+            found["sampled_hits"].append(hits)
         release_free_heap()
     if processes.count > 1:
         found, loss_sums, batches = _gathered(processes, found, loss_sums, batches)
@@ -130,6 +156,35 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
     else:
         metrics.update(accuracy=None, macro_f1=None)
     metrics.update(ranking_metrics(cat("ranks_all", int), cat("ranks_unseen", int), TOP_K))
+    if diversity is not None:
+        counts, distances, hits = cat("distinct"), cat("list_distance"), cat("sampled_hits")
+        metrics.update({"samples": diversity.samples, "temperature": diversity.temperature,
+                        f"distinct@{TOP_K}": float(counts.mean()) if len(counts) else None,
+                        f"ild@{TOP_K}": float(distances.mean()) if len(distances) else None,
+                        f"hr@{TOP_K}_unseen_sampled": float(hits.mean()) if len(hits) else None})
     loss = {name: value / batches for name, value in loss_sums.items()} if batches else {}
     latent = cat("latents") if found["latents"] else np.zeros((0, 0))
     return EvaluationResult(metrics, cat("rows", int), latent, true_c, loss)
+
+
+def _sampled_lists_diversity(model: TIMGen, encoded, select: torch.Tensor, exclude: torch.Tensor,
+                             targets: torch.Tensor, diversity: Diversity,
+                             seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per target, the distinct items across the draws' top lists; per list, its intra-list
+    distance and whether it holds the target. The draws are ranked one at a time, so memory
+    holds one [T, N] of logits."""
+    sigma = None if encoded.sigma is None else encoded.sigma[select].float()
+    latents = sample_latents(encoded.mu[select].float(), sigma, diversity.samples, diversity.temperature, seed)
+    vectors = model.all_item_vectors().float()
+    # As in hr@10_unseen, the target is never removed, so at temperature 0 the figures agree.
+    exclude = exclude.clone()
+    exclude[torch.arange(len(targets), device=exclude.device), targets] = False
+    lists = []
+    for draw in latents:  # [T, k]
+        logits = model.generate(draw, None, want_scores=False, want_classes=False).item_logits.float()
+        logits = logits.masked_fill(exclude, float("-inf"))
+        lists.append(torch.topk(logits, min(TOP_K, logits.shape[1]), dim=1).indices)
+    stacked = torch.stack(lists, dim=1).cpu()  # [T, S, K]
+    distances = intra_list_distances(stacked.reshape(-1, stacked.shape[-1]), vectors.cpu())
+    hits = (stacked == targets.cpu()[:, None, None]).any(-1).reshape(-1).numpy()  # [T·S]
+    return distinct_items_per_target(stacked.numpy()), distances, hits

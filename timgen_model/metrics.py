@@ -70,3 +70,50 @@ def ranking_metrics(ranks_all: np.ndarray, ranks_unseen: np.ndarray, k: int = 10
         f"hr@{k}_unseen": hit_rate(ranks_unseen, k),
         f"ndcg@{k}_unseen": ndcg(ranks_unseen, k),
     }
+
+
+def distinct_items(lists: np.ndarray) -> float | None:
+    """Mean over targets of how many distinct items their lists hold together.
+
+    lists: [T, S, k] item indices, S lists (draws of ℓ) of k items per target; the figure runs
+    from k (every draw gave the same items) to S·k (no item in two draws).
+
+    >>> distinct_items(np.array([[[1, 2], [2, 3]], [[4, 5], [4, 5]]]))
+    2.5
+    """
+    counts = distinct_items_per_target(lists)
+    return float(counts.mean()) if len(counts) else None
+
+
+def distinct_items_per_target(lists: np.ndarray) -> np.ndarray:
+    """``distinct_items`` of each target: int [T]."""
+    lists = np.asarray(lists)
+    if lists.shape[0] == 0:
+        return np.zeros(0, np.int64)
+    flat = np.sort(lists.reshape(lists.shape[0], -1), axis=1)
+    return 1 + (np.diff(flat, axis=1) != 0).sum(1)
+
+
+def intra_list_distance(lists: np.ndarray | torch.Tensor, vectors: torch.Tensor) -> float | None:
+    """Mean over lists of the mean cosine distance (1 − cos) between two different items of a list.
+
+    lists: [L, k] item indices (k ≥ 2); vectors: [N, d] one vector per item index.
+
+    >>> vectors = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    >>> intra_list_distance(np.array([[0, 1], [0, 2]]), vectors)
+    0.5
+    """
+    distances = intra_list_distances(lists, vectors)
+    return float(distances.mean()) if len(distances) else None
+
+
+def intra_list_distances(lists: np.ndarray | torch.Tensor, vectors: torch.Tensor) -> np.ndarray:
+    """``intra_list_distance`` of each list: float [L] (empty when a list has fewer than 2 items)."""
+    lists = torch.as_tensor(np.asarray(lists), dtype=torch.long)
+    if lists.shape[0] == 0 or lists.shape[1] < 2:
+        return np.zeros(0)
+    unit = torch.nn.functional.normalize(vectors.float(), dim=-1)[lists]  # [L, k, d]
+    cosine = unit @ unit.transpose(1, 2)  # [L, k, k]
+    k = lists.shape[1]
+    # The diagonal adds 1 − cos(x, x) = 0 (up to rounding), so the sum is over pairs of two items.
+    return ((1.0 - cosine).sum((1, 2)) / (k * (k - 1))).double().numpy()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from timgen_model.checkpoint import load_checkpoint
-from timgen_model.evaluation import evaluate_network
+from timgen_model.evaluation import Diversity, evaluate_network
 from timgen_model.generation import load_run_data
 
 
@@ -24,10 +24,12 @@ def evaluation_path(run_dir: Path, split: str) -> Path:
     return Path(run_dir) / f"evaluation-{split}.json"
 
 
-def evaluate_run(run_dir: Path, split: str = "test", dataset: str | Path | None = None) -> RunEvaluation:
+def evaluate_run(run_dir: Path, split: str = "test", dataset: str | Path | None = None,
+                 diversity: Diversity | None = None) -> RunEvaluation:
     """Evaluate the run's best checkpoint on ``split`` (full ranking) and write the metrics into the run folder.
 
     ``dataset`` is for a dataset that moved since training; it must have the same fingerprint.
+    ``diversity``: also measure how diverse the lists of several draws of ℓ are.
 
     >>> evaluate_run(Path("runs/ml100k")).metrics["ndcg@10"]  # doctest: +SKIP
     0.0712
@@ -35,7 +37,7 @@ def evaluate_run(run_dir: Path, split: str = "test", dataset: str | Path | None 
     checkpoint = load_checkpoint(run_dir)
     data = load_run_data(checkpoint, dataset)
     result = evaluate_network(checkpoint.build_model(), data, split, loss_weights=checkpoint.config.loss,
-                              batch_size=checkpoint.config.train.eval_batch_size)
+                              batch_size=checkpoint.config.train.eval_batch_size, diversity=diversity)
     metrics = {"variant": checkpoint.variant, "split": split, "epoch": checkpoint.epoch, **result.metrics}
     return RunEvaluation(checkpoint.variant, metrics, write_evaluation(run_dir, split, metrics))
 

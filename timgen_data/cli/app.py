@@ -38,8 +38,8 @@ SUMMARIES = {
     "stats": "Show what is in the store: tables, sources, interactions per action, labels.",
     "train": "Train TIMGen on a dataset folder written by `build`, or a Hub dataset id.",
     "evaluate": "Evaluate a trained run: RMSE/MAE, accuracy/macro-F1, HR@10/NDCG@10 (full ranking).",
-    "generate": "Personalized output for one user: next items with predicted scores, likely next class, and the "
-                "modality weights behind them.",
+    "generate": "Personalized output for one user: per draw of the latent interest, the next items with their "
+                "content and predicted scores, and the modality weights behind them.",
     "experiment": "Baselines and the paper's three experiments on one split: static vs dynamic (mean pooling), "
                   "modality ablations, and the latent map.",
     "demo": "Run collect → label → build → train offline on a generated MovieLens-format corpus.",
