@@ -75,6 +75,9 @@ CREATE TABLE IF NOT EXISTS interactions (
     geo        TEXT,
     text       TEXT,
     source_id  INTEGER REFERENCES sources (id),
+    -- Minutes the user's local clock was ahead of UTC, where the source says (a zone or an
+    -- offset in the time's text); NULL: unknown, read as UTC.
+    utc_offset INTEGER,
     UNIQUE (user_id, item_id, ts, action)
 );
 CREATE INDEX IF NOT EXISTS interactions_item ON interactions (item_id);

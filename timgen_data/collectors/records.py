@@ -59,3 +59,4 @@ class InteractionRecord(NamedTuple):
     geo: str | None = None
     source_id: int | None = None
     text: str | None = None
+    utc_offset: int | None = None  # minutes the local clock is ahead of UTC, where the source says

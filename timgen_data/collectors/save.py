@@ -79,12 +79,12 @@ class IdLookup:
 
 def save_interactions(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
     """Insert interactions (``InteractionRecord``s, or plain tuples in ``INTERACTION_COLUMNS`` order whose
-    trailing ``text`` may be left off where a source has none); existing ones are kept."""
+    trailing ``text`` and ``utc_offset`` may be left off where a source has none); existing ones are kept."""
     width = len(INTERACTION_COLUMNS)
     rows = rows if isinstance(rows, list) else list(rows)
     # Rebuilding every tuple costs about as much as reading the ratings: only short rows are.
     if not all(map(width.__eq__, map(len, rows))):
-        rows = [row if len(row) == width else (*row, None) for row in rows]
+        rows = [row if len(row) == width else (*row, *(None,) * (width - len(row))) for row in rows]
     return upsert_rows(conn, "interactions", INTERACTION_COLUMNS, rows, conflict=INTERACTION_KEY)
 
 
