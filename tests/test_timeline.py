@@ -195,3 +195,15 @@ def test_normalize_epochs_names_the_first_bad_row(values, unit, row, hint):
     with pytest.raises(TimeValueError) as caught:
         normalize_epochs(np.array(values, dtype=object if None in values else None), unit=unit, record="ratings.csv")
     assert f"ratings.csv row {row}:" in str(caught.value) and hint in str(caught.value)
+
+
+def test_utc_offsets_follow_the_zone_and_daylight_saving():
+    from timgen_data.timeline import utc_offset_minutes, utc_offsets_in_zone
+
+    winter, summer = 1579078800, 1594803600  # 2020-01-15T09:00Z, 2020-07-15T09:00Z
+    assert utc_offset_minutes(winter, "America/New_York") == -300
+    assert utc_offset_minutes(summer, "America/New_York") == -240
+    assert utc_offset_minutes(summer, "+05:30") == 330
+    assert utc_offsets_in_zone(np.array([winter, summer]), "Europe/Berlin").tolist() == [60, 120]
+    assert utc_offsets_in_zone(np.array([winter, summer]), "Asia/Kathmandu").tolist() == [345, 345]
+    assert utc_offsets_in_zone(np.array([winter]), "UTC").tolist() == [0]

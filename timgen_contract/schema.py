@@ -40,6 +40,8 @@ INTERACTIONS_SCHEMA = pa.schema([
     ("classes", pa.list_(pa.string())),
     ("values", pa.list_(pa.float32())),
     ("texts", pa.list_(pa.string())),
+    ("utc_offsets", pa.list_(pa.int32())),  # minutes the local clock is ahead of UTC; null: unknown (UTC)
+    ("holidays", pa.list_(pa.bool_())),  # a public holiday of the geo's country that local day; null: unknown
     ("is_target", pa.list_(pa.bool_())),
 ])
 
@@ -56,7 +58,8 @@ ITEMS_SCHEMA = pa.schema([
 # What a reader may count on finding. ``texts`` came within format version 1, so earlier
 # version-1 datasets lack it; a missing ``<modality>_emb`` column reads as a modality
 # without vectors; the items' ``text`` is read by nothing yet, so a dataset made by hand
-# may leave it out.
-OPTIONAL_COLUMNS = frozenset({"texts", "text", *EMBEDDING_COLUMNS})
+# may leave it out; without ``utc_offsets`` times are read in UTC, without ``holidays`` no
+# day is known to be one.
+OPTIONAL_COLUMNS = frozenset({"texts", "text", "utc_offsets", "holidays", *EMBEDDING_COLUMNS})
 REQUIRED_INTERACTION_COLUMNS = tuple(n for n in INTERACTIONS_SCHEMA.names if n not in OPTIONAL_COLUMNS)
 REQUIRED_ITEM_COLUMNS = tuple(n for n in ITEMS_SCHEMA.names if n not in OPTIONAL_COLUMNS)

@@ -78,6 +78,9 @@ CREATE TABLE IF NOT EXISTS interactions (
     -- What a source says of this one interaction and no column holds (a review's helpful
     -- votes, the variant bought): a JSON object, or NULL where there is nothing.
     attributes TEXT,
+    -- Minutes the user's local clock was ahead of UTC, where the source says (a zone or an
+    -- offset in the time's text); NULL: unknown, read as UTC.
+    utc_offset INTEGER,
     UNIQUE (user_id, item_id, ts, action)
 );
 CREATE INDEX IF NOT EXISTS interactions_item ON interactions (item_id);

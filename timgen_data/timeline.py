@@ -7,7 +7,8 @@ original text and the zone when it is known, and rejects garbage and out-of-rang
 with a ``TimeValueError`` naming the record, so a unit mix-up fails loudly instead of
 moving a dataset to 1970 or to the year 55000. ``normalize_epochs`` does the same for a
 whole numeric column at numpy speed; ``local_hour`` and ``local_weekday`` give the
-DST-correct local clock in a known zone.
+DST-correct local clock in a known zone, and ``utc_offset_minutes`` / ``utc_offsets_in_zone``
+the offset of that clock from UTC, which is what the store keeps of a zone.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from numbers import Integral, Real
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import numpy as np
+import pandas as pd
 from dateutil import parser as dateutil_parser
 
 from timgen_data.errors import TimeValueError
@@ -141,6 +143,25 @@ def local_hour(ts: int, zone: str) -> int:
 def local_weekday(ts: int, zone: str) -> int:
     """Day of the week (Monday = 0 .. Sunday = 6) at UTC epoch second ``ts`` in ``zone``."""
     return _local(ts, zone).weekday()
+
+
+def utc_offset_minutes(ts: int, zone: str) -> int:
+    """Minutes the local clock of ``zone`` is ahead of UTC at UTC epoch second ``ts`` (DST included).
+
+    >>> utc_offset_minutes(1608957000, "America/New_York")  # 2020-12-26T04:30Z, 23:30 on the 25th in New York
+    -300
+    """
+    return int(_local(ts, zone).utcoffset() // timedelta(minutes=1))
+
+
+def utc_offsets_in_zone(ts: np.ndarray, zone: str) -> np.ndarray:
+    """``utc_offset_minutes`` of a whole int64 column of UTC epoch seconds, at pandas speed."""
+    tz = parse_zone(zone)
+    if tz is UTC:
+        return np.zeros(len(ts), dtype=np.int32)
+    utc = pd.to_datetime(np.asarray(ts, dtype=np.int64), unit="s")
+    local = utc.tz_localize(UTC).tz_convert(tz).tz_localize(None)  # the wall clock, read as if it were UTC
+    return np.asarray((local - utc) // pd.Timedelta(minutes=1), dtype=np.int32)
 
 
 def parse_zone(zone: str) -> tzinfo:

@@ -199,9 +199,40 @@ class Batch:
     target_scores: torch.Tensor  # normalized
     target_score_known: torch.Tensor
     evaluate: torch.Tensor  # bool: this slot's prediction counts
+    # The input step's calendar in the user's local time (UTC where the dataset gives no offset);
+    # None in a batch made without them (the model then reads the UTC weekday alone).
+    local_weekdays: torch.Tensor | None = None  # long: 0 = Monday
+    day_phases: torch.Tensor | None = None  # float: time of day, 0..1 from midnight
+    year_phases: torch.Tensor | None = None  # float: day of the year, 0..1 from January 1
+    seasons: torch.Tensor | None = None  # long: 0 winter (Dec-Feb), 1 spring, 2 summer, 3 autumn
+    holidays: torch.Tensor | None = None  # long: HOLIDAY_UNKNOWN / HOLIDAY_NO / HOLIDAY_YES
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return Batch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                        for f in fields(self)})
+
+
+def local_calendar(ts: np.ndarray, utc_offsets: np.ndarray) -> dict[str, np.ndarray]:
+    """Weekday, time of day, day of year and (northern meteorological) season of UTC epoch
+    seconds ``ts`` on the local clock ``utc_offsets`` minutes ahead of UTC.
+
+    >>> c = local_calendar(np.array([1608957000]), np.array([-300]))  # 2020-12-26T04:30Z in New York
+    >>> int(c["local_weekdays"][0]), float(c["day_phases"][0]) * 24, int(c["seasons"][0])
+    (4, 23.5, 0)
+    """
+    local = np.asarray(ts, dtype=np.int64) + np.asarray(utc_offsets, dtype=np.int64) * 60
+    days = local // 86400
+    dates = days.astype("datetime64[D]")
+    years = dates.astype("datetime64[Y]")
+    year_start = years.astype("datetime64[D]")
+    year_length = ((years + 1).astype("datetime64[D]") - year_start).astype(np.int64)
+    months = dates.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
+    return {
+        "local_weekdays": (days + 3) % 7,  # 1970-01-01 was a Thursday
+        "day_phases": ((local - days * 86400) / 86400.0).astype(np.float32),
+        "year_phases": ((dates - year_start).astype(np.int64) / year_length).astype(np.float32),
+        "seasons": (months + 1) % 12 // 3,
+    }
 
 
 def _at(array: np.ndarray, positions: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -243,6 +274,7 @@ class SplitTensors:
         gaps = np.where(real & (i != row_starts), np.maximum(ts - before, 0), 0).astype(np.float32)
         scores, known = self._scores(i, real)
         target_scores, target_known = self._scores(t, target_real)
+        calendar = self._calendar(ts, i, t, real, start, target_real)
         ts = torch.as_tensor(ts)
         return Batch(
             items=self._coded("items", i, real, np.where(start, BOS_ITEM, PAD)),
@@ -262,7 +294,20 @@ class SplitTensors:
             target_scores=target_scores,
             target_score_known=torch.as_tensor(target_known),
             evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
+            **calendar,
         )
+
+    def _calendar(self, ts: np.ndarray, i: np.ndarray, t: np.ndarray, real: np.ndarray, start: np.ndarray,
+                  target_real: np.ndarray) -> dict[str, torch.Tensor]:
+        """The input steps' local calendar; the start step takes that of the step it precedes, as its time."""
+        def gathered(array: np.ndarray | None, dtype) -> np.ndarray:
+            if array is None:
+                return np.zeros(ts.shape, dtype=dtype)
+            return np.where(real, _at(array, i, real), np.where(start, _at(array, t, target_real), 0)).astype(dtype)
+
+        calendar = local_calendar(ts, gathered(self.split.utc_offsets, np.int64))
+        calendar["holidays"] = gathered(self.split.holidays, np.int64)
+        return {name: torch.as_tensor(values) for name, values in calendar.items()}
 
 
 def history_window(split: EncodedSplit, row: int, max_len: int) -> Windows:

@@ -17,6 +17,9 @@ from timgen_model.errors import CheckpointError
 from timgen_model.model import DataSpec, TIMGen
 
 CHECKPOINT_FORMAT_VERSION = 1
+# Model switches added within format 1, and the value that rebuilds the network of a
+# checkpoint saved before each existed.
+_BEFORE_ADDED = {"calendar_features": False}
 BEST = "checkpoint.pt"
 LAST = "last.pt"
 
@@ -91,6 +94,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(
             f"{path} has checkpoint format {version}, this version reads {CHECKPOINT_FORMAT_VERSION}; retrain it"
         )
+    for name, before in _BEFORE_ADDED.items():
+        payload["config"].setdefault("model", {}).setdefault(name, before)
     return Checkpoint(
         config=validate_run_config(payload["config"], str(path)),
         spec=DataSpec(**payload["spec"]),

@@ -36,6 +36,11 @@ class ModelConfig(Section):
         "transformer", description="'mean' replaces the Transformer by causal average pooling (the static ablation)"
     )
     time_features: bool = Field(True, description="sinusoidal absolute time, log(1+Δt) embedding, weekday sin/cos")
+    calendar_features: bool = Field(
+        True, description="with time_features: hour of day and day of year (sin/cos), season and holiday (table "
+        "lookups), and the weekday, all on the user's local clock (UTC where the dataset gives no offset); off: "
+        "the weekday in UTC only, as earlier checkpoints were trained",
+    )
     interaction_features: bool = Field(
         True, description="action, device, platform, geo, class and score of each past interaction"
     )

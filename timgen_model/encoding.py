@@ -34,8 +34,12 @@ CODED = {"items": "item_ids", "actions": "actions", "devices": "devices", "platf
          "geos": "geos", "classes": "classes"}
 LIST_COLUMNS = ("item_ids", "timestamps", "actions", "devices", "platforms", "geos", "scores", "classes",
                 "values", "is_target")
+# Optional list columns: a dataset without them reads as every time in UTC, no day known a holiday.
+CALENDAR_COLUMNS = ("utc_offsets", "holidays")
 # Every flat array of a split, in the order they are written.
-ARRAYS = ("offsets", *CODED, "timestamps", "scores", "values", "is_target")
+ARRAYS = ("offsets", *CODED, "timestamps", "scores", "values", "is_target", *CALENDAR_COLUMNS)
+# ``holidays`` codes: the flag unknown (no country, or no column), not a holiday, a holiday.
+HOLIDAY_UNKNOWN, HOLIDAY_NO, HOLIDAY_YES = 0, 1, 2
 
 
 class UserIds(Sequence[str]):
@@ -85,6 +89,8 @@ class EncodedSplit:
     scores: np.ndarray  # float32, NaN where the interaction has no score
     values: np.ndarray  # float32 raw value
     is_target: np.ndarray  # bool
+    utc_offsets: np.ndarray | None = None  # int16 minutes the local clock is ahead of UTC (0 when unknown)
+    holidays: np.ndarray | None = None  # int8 HOLIDAY_UNKNOWN / HOLIDAY_NO / HOLIDAY_YES
 
     @property
     def num_rows(self) -> int:
@@ -193,6 +199,33 @@ def _numbers(values: pa.Array, dtype) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False).astype(dtype)
 
 
+def _calendar_column(batch: pa.RecordBatch, column: str, lengths: np.ndarray) -> np.ndarray:
+    """The flat codes of optional column ``column``: where a row's list is missing (an older
+    dataset, or a row written without it) or a value is null, the "unknown" code."""
+    total = int(lengths.sum())
+    out = np.zeros(total, dtype=np.int16 if column == "utc_offsets" else np.int8)
+    if column not in batch.schema.names:
+        return out
+    lists = batch.column(column)
+    valid = lists.is_valid().to_numpy(zero_copy_only=False)
+    own = pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
+    if not np.array_equal(own[valid], lengths[valid]):
+        raise DatasetError(f"a row's {column} and item_ids lists differ in length; rebuild the dataset "
+                           "with `timgen-data build`")
+    flat = pc.list_flatten(lists)  # the valid rows' values, in row order
+    if column == "utc_offsets":
+        values = flat.fill_null(0).to_numpy(zero_copy_only=False)
+    else:
+        values = np.where(flat.is_valid().to_numpy(zero_copy_only=False),
+                          np.where(flat.fill_null(False).to_numpy(zero_copy_only=False), HOLIDAY_YES, HOLIDAY_NO),
+                          HOLIDAY_UNKNOWN)
+    starts = (np.cumsum(lengths) - lengths)[valid]
+    kept = lengths[valid]
+    within = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+    out[np.repeat(starts, kept) + within] = values
+    return out
+
+
 def encode_batch(batch: pa.RecordBatch, vocab: Vocabularies, first_offset: int) -> dict[str, np.ndarray]:
     """The flat arrays of one batch of rows; its ``offsets`` continue from ``first_offset``
     and leave out the leading 0 (the caller writes it once)."""
@@ -213,6 +246,7 @@ def encode_batch(batch: pa.RecordBatch, vocab: Vocabularies, first_offset: int) 
         "scores": np.where(np.isfinite(scores), scores, np.nan).astype(np.float32),
         "values": _numbers(flat["values"], np.float32),
         "is_target": flat["is_target"].fill_null(False).to_numpy(zero_copy_only=False),
+        **{column: _calendar_column(batch, column, lengths) for column in CALENDAR_COLUMNS},
     }
 
 
@@ -221,7 +255,8 @@ def encode_split(reader: SplitReader, vocab: Vocabularies, sink: SplitSink, *, b
     """Encode one split into ``sink`` batch by batch."""
     sink.add({"offsets": np.zeros(1, np.int64)}, pa.array([], pa.string()))  # row 0 starts at 0
     written = 0
-    for batch in reader.batches(["user_id", *LIST_COLUMNS], batch_rows):
+    optional = [column for column in CALENDAR_COLUMNS if column in reader.schema.names]
+    for batch in reader.batches(["user_id", *LIST_COLUMNS, *optional], batch_rows):
         arrays = encode_batch(batch, vocab, written)
         if len(arrays["offsets"]):
             written = int(arrays["offsets"][-1])

@@ -15,7 +15,7 @@ from torch import nn
 
 from timgen_model.batches import Batch
 from timgen_model.config import LossConfig, ModelConfig
-from timgen_model.encoding import ITEM_RESERVED
+from timgen_model.encoding import HOLIDAY_UNKNOWN, ITEM_RESERVED
 from timgen_model.vocab import PAD
 
 NUM_RESERVED_ITEMS = len(ITEM_RESERVED)
@@ -150,6 +150,10 @@ class TIMGen(nn.Module):
             self.time_projection = nn.Linear(d, d)
             self.gap_embedding = nn.Embedding(config.gap_buckets, d)
             self.weekday_projection = nn.Linear(2, d)
+            if config.calendar_features:
+                self.clock_projection = nn.Linear(4, d)  # hour of day and day of year, as sin/cos pairs
+                self.season_embedding = nn.Embedding(4, d)
+                self.holiday_embedding = nn.Embedding(3, d, padding_idx=HOLIDAY_UNKNOWN)  # unknown adds nothing
         if config.position_embedding:
             self.position_embedding = nn.Embedding(config.max_len, d)
         self.input_norm = nn.LayerNorm(d)
@@ -227,11 +231,26 @@ class TIMGen(nn.Module):
         if self.config.time_features:
             x = x + self.time_projection(time_sinusoid(batch.days, self.config.embedding_size))
             x = x + self.gap_embedding(gap_bucket(batch.gaps, self.config.gap_buckets))
-            angle = batch.weekdays.float() * (2 * math.pi / 7)
+            calendar = self.config.calendar_features and batch.local_weekdays is not None
+            weekdays = batch.local_weekdays if calendar else batch.weekdays
+            angle = weekdays.float() * (2 * math.pi / 7)
             x = x + self.weekday_projection(torch.stack([angle.sin(), angle.cos()], dim=-1))
+            if self.config.calendar_features:
+                x = x + self.calendar_code(batch)
         if self.config.position_embedding:
             x = x + self.position_embedding(torch.arange(x.shape[1], device=x.device))
         return self.dropout(self.input_norm(x)) * batch.mask.unsqueeze(-1)
+
+    def calendar_code(self, batch: Batch) -> torch.Tensor:
+        """The paper's "date/hour encoded using sine and cosine" and its seasonal and holiday
+        preferences by table lookup, on the local clock; zeros for a batch made without them."""
+        if batch.day_phases is None:
+            return torch.zeros((), device=batch.days.device)
+        day = batch.day_phases * (2 * math.pi)
+        year = batch.year_phases * (2 * math.pi)
+        cycles = torch.stack([day.sin(), day.cos(), year.sin(), year.cos()], dim=-1)
+        return (self.clock_projection(cycles) + self.season_embedding(batch.seasons)
+                + self.holiday_embedding(batch.holidays))
 
     # -- temporal layer and fusion ------------------------------------------------------
     def temporal_states(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -393,3 +393,43 @@ def test_text_column_reaches_the_built_dataset(sqlite_store, tmp_path):
     build_dataset(sqlite_store, tmp_path / "out", BuildOptions())
     table = pq_.read_table(next((tmp_path / "out" / "interactions").glob("test-*.parquet")))
     assert table.column("texts").to_pylist() == [["Great, would buy again", "", "Fine"]]
+
+
+def test_local_clock_and_holidays_reach_the_built_dataset(sqlite_store, tmp_path):
+    """An offset written in the time (or the mapping's zone) is stored with the interaction and
+    built into ``utc_offsets``; the geo's country decides ``holidays`` on the local date."""
+    import pyarrow.parquet as pq_
+
+    from timgen_data.dataset import BuildOptions, build_dataset
+    from timgen_data.labeling import label_store
+
+    # 23:30 on Christmas Day in New York is already December 26 in UTC; "Paris" names no country.
+    log = write(tmp_path / "log.csv", "u,i,t,stars,where\n"
+                                      "a,x,2020-12-25T23:30:00-05:00,5,US\n"
+                                      "a,y,2020-12-26T12:00:00Z,2,US\n"
+                                      "a,z,2020-10-03T12:00:00+02:00,4,DE\n"
+                                      "a,w,2020-12-25T10:00:00+01:00,3,Paris\n")
+    mapping = load_mapping(write(tmp_path / "m.toml", '[columns]\nuser = "u"\nitem = "i"\ntime = "t"\n'
+                                                      'value = "stars"\ngeo = "where"\n[action]\nfixed = "rate"\n'))
+    collect_events(sqlite_store, [str(log)], mapping, data_dir=tmp_path)
+    with sqlite_store.begin() as conn:
+        stored = dict(conn.exec_driver_sql("SELECT ts, utc_offset FROM interactions").fetchall())
+    assert stored == {1608957000: -300, 1608984000: None, 1601719200: 120, 1608886800: 60}
+    label_store(sqlite_store, "movie")
+    build_dataset(sqlite_store, tmp_path / "out", BuildOptions())
+    table = pq_.read_table(next((tmp_path / "out" / "interactions").glob("test-*.parquet")))
+    row = table.to_pylist()[0]
+    by_time = dict(zip(row["timestamps"], zip(row["utc_offsets"], row["holidays"])))
+    assert by_time == {1601719200: (120, True),  # German Unity Day
+                       1608886800: (60, None),  # no country: no flag
+                       1608957000: (-300, True),  # Christmas, on the New York clock
+                       1608984000: (None, False)}  # December 26 is no US holiday; the offset is unknown
+
+
+def test_a_mapping_zone_gives_every_row_its_offset_daylight_saving_included(sqlite_store, tmp_path):
+    log = write(tmp_path / "log.csv", "u,i,t\na,x,2020-01-15 09:00\na,y,2020-07-15 09:00\n")
+    mapping = load_mapping(write(tmp_path / "m.toml", '[columns]\nuser = "u"\nitem = "i"\ntime = "t"\n'
+                                                      '[time]\nzone = "Europe/Berlin"\n[action]\nfixed = "view"\n'))
+    collect_events(sqlite_store, [str(log)], mapping, data_dir=tmp_path)
+    with sqlite_store.begin() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT utc_offset FROM interactions").fetchall()) == [(60,), (120,)]

@@ -15,8 +15,10 @@ import errno
 import hashlib
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import holidays
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -27,6 +29,7 @@ from sqlalchemy import text
 from timgen_contract.features import INTERACTIONS_FEATURES, arrow_schema
 from timgen_data.dataset import BuildOptions, build_dataset, dataset, shards
 from timgen_data.dataset.chunks import user_runs
+from timgen_data.dataset.holiday_flags import country_of
 from timgen_data.dataset.filters import min_interactions
 from timgen_data.dataset.items import load_items
 from timgen_data.dataset.sequences import Interactions, natural_key, natural_order, sort_interactions, with_bounds
@@ -113,13 +116,14 @@ WHERE u.source IN ({sources}) GROUP BY u.source
 """
 _REFERENCE_SQL = """
 SELECT u.source, u.external_id, it.source, it.external_id, i.ts, i.action, i.device, i.platform, i.geo, i.value,
-       i.text, l.score, l.class
+       i.text, l.score, l.class, i.utc_offset
 FROM interactions i JOIN users u ON u.id = i.user_id JOIN items it ON it.id = i.item_id
 JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
 WHERE u.source IN ({sources}) AND l.score IS NOT NULL
 """
 _LISTS = {"item_ids": "item", "timestamps": "ts", "actions": "action", "devices": "device", "platforms": "platform",
-          "geos": "geo", "scores": "score", "classes": "class", "values": "value", "texts": "text"}
+          "geos": "geo", "scores": "score", "classes": "class", "values": "value", "texts": "text",
+          "utc_offsets": "utc_offset", "holidays": "geo"}
 
 
 def reference_sources(store: Store, options: BuildOptions) -> tuple[tuple[str, ...], dict[str, int]]:
@@ -140,7 +144,7 @@ def reference_interactions(store: Store, options: BuildOptions) -> Interactions:
         marks, names = in_clause("s", list(sources))
         rows = fetch_rows(conn, _REFERENCE_SQL.format(sources=marks), {**names, "scenario": options.scenario})
     frame = pd.DataFrame.from_records(rows, columns=["us", "user", "is", "item", "ts", "action", "device", "platform",
-                                                     "geo", "value", "text", "score", "class"])
+                                                     "geo", "value", "text", "score", "class", "utc_offset"])
     if len(sources) > 1:
         frame["user"] = frame["us"] + ":" + frame["user"]
         frame["item"] = frame["is"] + ":" + frame["item"]
@@ -175,6 +179,19 @@ def reference_splits(data: Interactions, options: BuildOptions):
     return leave_last_out(data)
 
 
+def _calendar_reference(frame: pd.DataFrame, name: str) -> pa.Array:
+    """The offsets as stored, and each interaction's holiday flag asked of the calendar one at a time."""
+    offsets = [None if pd.isna(v) else int(v) for v in frame["utc_offset"]]
+    if name == "utc_offsets":
+        return pa.array(offsets, pa.int32())
+    flags = []
+    for ts, offset, geo in zip(frame["ts"].tolist(), offsets, frame["geo"].fillna("").tolist()):
+        place = country_of(geo)
+        day = datetime.fromtimestamp(int(ts) + 60 * (offset or 0), UTC).date()
+        flags.append(None if place is None else day in holidays.country_holidays(place[0], subdiv=place[1]))
+    return pa.array(flags, pa.bool_())
+
+
 def reference_shards(data: Interactions, splits) -> dict[str, bytes]:
     """Every interactions shard as the whole-table writer wrote it: name → bytes."""
     frame = data.frame
@@ -183,6 +200,8 @@ def reference_shards(data: Interactions, splits) -> dict[str, bytes]:
         kind = INTERACTIONS_FEATURES[name].feature.dtype
         if kind == "string":
             arrays[name] = pa.array(frame[column].fillna("").astype(str).to_numpy(dtype=object), type=pa.string())
+        elif name in ("utc_offsets", "holidays"):
+            arrays[name] = _calendar_reference(frame, name)
         elif kind == "float32":
             arrays[name] = pa.array(frame[column].to_numpy(dtype=np.float32, na_value=np.nan), type=pa.float32())
         else:

@@ -4,7 +4,9 @@ as the reference it must reproduce: same arrays, same fingerprint, same windows,
 
 from __future__ import annotations
 
+import calendar
 import hashlib
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pyarrow as pa
@@ -58,7 +60,34 @@ def encode_split(table: pa.Table, vocab: Vocabularies) -> EncodedSplit:
         scores=np.where(np.isfinite(scores), scores, np.nan).astype(np.float32),
         values=_flat(table, "values").astype(np.float32),
         is_target=_flat(table, "is_target").astype(bool),
+        utc_offsets=np.array(_per_step(table, "utc_offsets", lambda v: v or 0), dtype=np.int16),
+        holidays=np.array(_per_step(table, "holidays", lambda v: 0 if v is None else 2 if v else 1), dtype=np.int8),
     )
+
+
+def _per_step(table: pa.Table, column: str, code) -> list:
+    """An optional column's code per step, one value at a time; a missing list or value is unknown."""
+    lists = table[column].to_pylist() if column in table.column_names else [None] * table.num_rows
+    return [code(value) for items, values in zip(table["item_ids"].to_pylist(), lists)
+            for value in (values if values is not None else [None] * len(items))]
+
+
+def _calendar(ts: torch.Tensor, offsets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The local calendar through the datetime module, one step at a time."""
+    moments = [datetime.fromtimestamp(int(s), timezone(timedelta(minutes=int(m))))
+               for s, m in zip(ts.flatten().tolist(), offsets.flatten().tolist())]
+    seasons = {12: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 1, 6: 2, 7: 2, 8: 2, 9: 3, 10: 3, 11: 3}
+
+    def tensor(values, dtype):
+        return torch.as_tensor(np.array(values, dtype=dtype).reshape(ts.shape))
+
+    return {
+        "local_weekdays": tensor([m.weekday() for m in moments], np.int64),
+        "day_phases": tensor([(m.hour * 3600 + m.minute * 60 + m.second) / 86400 for m in moments], np.float32),
+        "year_phases": tensor([(m.timetuple().tm_yday - 1) / (366 if calendar.isleap(m.year) else 365)
+                               for m in moments], np.float32),
+        "seasons": tensor([seasons[m.month] for m in moments], np.int64),
+    }
 
 
 def fingerprint(tables: ContractTables) -> str:
@@ -179,6 +208,8 @@ class SplitTensors:
         self.gaps = extended(time_gaps(split), 0, 0, np.float32)
         self.scores = extended(np.where(known, scores, 0.0), 0.0, 0.0, np.float32)
         self.score_known = extended(known, False, False, bool)
+        self.utc_offsets = extended(split.utc_offsets, 0, 0, np.int64)
+        self.holidays = extended(split.holidays, 0, 0, np.int64)
 
     def _positions(self, window_positions: np.ndarray) -> torch.Tensor:
         p = torch.as_tensor(window_positions)
@@ -197,4 +228,6 @@ class SplitTensors:
             target_items=self.items[t], target_classes=self.classes[t], target_scores=self.scores[t],
             target_score_known=self.score_known[t] & (t != self.pad),
             evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
+            **_calendar(ts, torch.where(i == self.start, self.utc_offsets[t], self.utc_offsets[i])),
+            holidays=torch.where(i == self.start, self.holidays[t], self.holidays[i]),
         )

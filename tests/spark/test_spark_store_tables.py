@@ -11,7 +11,7 @@ from timgen_data.spark.store_tables import jdbc_driver_loaded
 from timgen_data.store import fetch_rows, upsert_rows
 
 COLUMNS = ["id", "user_id", "item_id", "ts", "action", "value", "duration", "device", "platform", "geo", "text",
-           "source_id", "attributes"]
+           "source_id", "attributes", "utc_offset"]
 
 
 class Steps:

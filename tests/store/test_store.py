@@ -116,6 +116,7 @@ def test_a_version_1_store_is_upgraded_in_place(store):
                     [(user, item, 1, "rate", 4.0)], conflict=["user_id", "item_id", "ts", "action"])
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN attributes")
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN text")
+        conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN utc_offset")
         conn.execute(models.schema_version.update().values(version=1))
     url = store.engine.url.render_as_string(hide_password=False)
     store.dispose()
@@ -138,6 +139,7 @@ def test_a_version_2_store_gains_interaction_attributes_and_keeps_its_rows(store
         upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "value", "text"],
                     [(user, item, 1, "comment", 4.0, "Good")], conflict=["user_id", "item_id", "ts", "action"])
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN attributes")
+        conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN utc_offset")
         conn.execute(models.schema_version.update().values(version=2))
     url = store.engine.url.render_as_string(hide_password=False)
     store.dispose()
@@ -151,5 +153,28 @@ def test_a_version_2_store_gains_interaction_attributes_and_keeps_its_rows(store
                         [(user, item, 2, "comment", '{"helpful_votes": 3}')],
                         conflict=["user_id", "item_id", "ts", "action"])
             assert fetch_rows(conn, "SELECT attributes FROM interactions WHERE ts = 2") == [('{"helpful_votes": 3}',)]
+    finally:
+        reopened.dispose()
+
+
+def test_a_version_3_store_gains_the_utc_offset_column(store):
+    """Stores written before interactions kept the local clock's offset gain the column on open,
+    empty (unknown) for what they hold."""
+    with store.begin() as conn:
+        user, item = one_user_and_item(conn)
+        upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "text"],
+                    [(user, item, 1, "comment", "Fine")], conflict=["user_id", "item_id", "ts", "action"])
+        conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN utc_offset")
+        conn.execute(models.schema_version.update().values(version=3))
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.dispose()
+    reopened = Store.open(url)
+    try:
+        with reopened.begin() as conn:
+            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
+            assert fetch_rows(conn, "SELECT ts, text, utc_offset FROM interactions") == [(1, "Fine", None)]
+            upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "utc_offset"],
+                        [(user, item, 2, "view", -300)], conflict=["user_id", "item_id", "ts", "action"])
+            assert fetch_rows(conn, "SELECT utc_offset FROM interactions WHERE ts = 2") == [(-300,)]
     finally:
         reopened.dispose()

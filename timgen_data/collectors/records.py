@@ -61,3 +61,4 @@ class InteractionRecord(NamedTuple):
     source_id: int | None = None
     text: str | None = None
     attributes: str | None = None  # a JSON object (``to_json``): what no column holds
+    utc_offset: int | None = None  # minutes the local clock is ahead of UTC, where the source says

@@ -79,7 +79,7 @@ class IdLookup:
 
 def save_interactions(conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
     """Insert interactions (``InteractionRecord``s, or plain tuples in ``INTERACTION_COLUMNS`` order whose
-    trailing ``text`` and ``attributes`` may be left off where a source has none); existing ones are kept."""
+    trailing ``text``, ``attributes`` and ``utc_offset`` may be left off where a source has none); existing ones are kept."""
     rows = rows if isinstance(rows, list) else list(rows)
     width = len(rows[0]) if rows else len(INTERACTION_COLUMNS)
     # Rebuilding every tuple costs about as much as reading the ratings: rows of one width name

@@ -27,7 +27,7 @@ COLUMNS = pa.schema([
     pa.field("device", pa.string(), nullable=False), pa.field("platform", pa.string(), nullable=False),
     pa.field("geo", pa.string(), nullable=False), pa.field("value", pa.float64()),
     pa.field("text", pa.string(), nullable=False), pa.field("score", pa.float64(), nullable=False),
-    pa.field("class", pa.string()),
+    pa.field("class", pa.string()), pa.field("utc_offset", pa.int32()),
 ])
 # The user ids are written into the query (integers the build made, never user input):
 # a list of thousands of bound parameters would pass the drivers' limits. A missing context
@@ -36,7 +36,7 @@ COLUMNS = pa.schema([
 _SQL = """
 SELECT i.user_id, i.item_id, i.ts, i.action, COALESCE(i.device, '') AS device,
        COALESCE(i.platform, '') AS platform, COALESCE(i.geo, '') AS geo, i.value, COALESCE(i.text, '') AS text,
-       l.score, l.class
+       l.score, l.class, i.utc_offset
 FROM interactions i
 JOIN labels l ON l.interaction_id = i.id AND l.scenario = :scenario
 WHERE i.user_id IN ({users}) AND l.score IS NOT NULL

@@ -42,7 +42,8 @@ class SparkSelection:
 # The columns of SparkSelection.rows: user and item as named in the dataset, each with its
 # order key (``*_num``: a number, ``*_text``: the id as text, ``*_id``: the surrogate id breaking ties).
 ROW_COLUMNS = ("user_id", "user", "user_num", "user_real", "user_text", "item_id", "item", "item_num", "item_real",
-               "item_text", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class")
+               "item_text", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class",
+               "utc_offset")
 USER_ORDER = ("user_num", "user_real", "user_text", "user_id")
 ITEM_ORDER = ("item_num", "item_real", "item_text", "item_id")
 
@@ -61,7 +62,7 @@ def select_rows(frames: dict[str, DataFrame], scenario: str, sources: list[str],
     items = frames["items"].where(F.col("source").isin(sources)).select(
         F.col("id").alias("item_id"), F.col("source").alias("item_source"), F.col("external_id").alias("item_ext"))
     interactions = frames["interactions"].select("id", "user_id", "item_id", "ts", "action", "device", "platform",
-                                                 "geo", "value", "text")
+                                                 "geo", "value", "text", "utc_offset")
     labels = frames["labels"].where((F.col("scenario") == scenario) & F.col("score").isNotNull()).select(
         F.col("interaction_id").alias("id"), "score", "class")
     # One pass counts, per source, the interactions and those with a score (and an item of the sources read).
@@ -105,7 +106,7 @@ def _with_order_keys(labelled: DataFrame, prefixed: bool) -> DataFrame:
     frame = labelled.select(
         "user_id", name("user").alias("user"), "item_id", name("item").alias("item"), "ts", "action",
         *(F.coalesce(F.col(c), F.lit("")).alias(c) for c in ("device", "platform", "geo")), "value",
-        F.coalesce(F.col("text"), F.lit("")).alias("text"), "score", "class")
+        F.coalesce(F.col("text"), F.lit("")).alias("text"), "score", "class", "utc_offset")
     for kind in ("user", "item"):
         frame = frame.select("*", *_natural_key(frame, kind))
     return frame

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 # the store's unique index is (user, item, ts, action)); the rest is carried along.
 _SORTED_BY = ("ts", *ITEM_ORDER, "action")
 # The columns of a position the driver needs (:data:`timgen_data.dataset.chunks.COLUMNS`'s names).
-POSITION_COLUMNS = ("item", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class")
+POSITION_COLUMNS = ("item", "ts", "action", "device", "platform", "geo", "value", "text", "score", "class",
+                    "utc_offset")
 
 
 def user_sequences(rows: DataFrame, partitions: int, *, given: bool = False) -> DataFrame:

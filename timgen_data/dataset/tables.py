@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from timgen_contract import MODALITIES, embedding_column
 from timgen_contract.features import INTERACTIONS_FEATURES, ITEMS_FEATURES, arrow_schema
 from timgen_data.dataset.chunks import Chunk
+from timgen_data.dataset.holiday_flags import holiday_flags
 from timgen_data.dataset.splits import SplitRows, slice_positions
 
 # Contract column ← chunk column; "" stands for unknown in the context columns (the read
@@ -41,6 +42,9 @@ class ChunkColumns:
         for name, column in _FLOATS.items():
             values = _flat(table, column).to_numpy(zero_copy_only=False)  # nulls become NaN
             self.columns[name] = pa.array(values.astype(np.float32), type=pa.float32())
+        offsets = _flat(table, "utc_offset").cast(pa.int32())  # null: the source gave no zone
+        self.columns["utc_offsets"] = offsets
+        self.columns["holidays"] = holiday_flags(self.columns["timestamps"].to_numpy(), offsets, _flat(table, "geo"))
 
     def repeated(self, name: str) -> str | None:
         """The one value column ``name`` holds in every row of the chunk, if it does."""

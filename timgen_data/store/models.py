@@ -21,11 +21,12 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Statements that take a store from version N to N + 1 (valid on SQLite and PostgreSQL).
 UPGRADES: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE interactions ADD COLUMN text TEXT",),  # the review, comment or post itself
     2: ("ALTER TABLE interactions ADD COLUMN attributes TEXT",),  # what a source says of one interaction
+    3: ("ALTER TABLE interactions ADD COLUMN utc_offset INTEGER",),  # the local clock's offset, in minutes
 }
 
 metadata = MetaData()
@@ -110,6 +111,7 @@ interactions = Table(
     Column("text", Text),
     Column("source_id", Integer, ForeignKey("sources.id")),
     Column("attributes", Text),
+    Column("utc_offset", Integer),
     UniqueConstraint("user_id", "item_id", "ts", "action"),
     Index("interactions_item", "item_id"),
 )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -341,7 +342,7 @@ def _save_rows(conn: Connection, rows: pd.DataFrame, mapping: EventMapping, sour
     interactions = list(zip(
         user_ids, item_ids, rows["ts"].tolist(), rows["action"].tolist(), _nullable(rows["value"]),
         _nullable(rows["duration"]), rows["device"].tolist(), rows["platform"].tolist(), rows["geo"].tolist(),
-        [source_id] * len(rows), rows["text"].tolist()))
+        [source_id] * len(rows), rows["text"].tolist(), repeat(None), _nullable_ints(rows["utc_offset"])))
     written = save_interactions(conn, interactions)
     report.written["interactions"] += written
     report.skipped["duplicates"] = report.skipped.get("duplicates", 0) + len(interactions) - written
@@ -360,6 +361,10 @@ def _update_items(conn: Connection, rows: pd.DataFrame, ns: str) -> None:
             records = [(ns, i, c, to_json([c]), "{}") for i, c in zip(given["item"], given["category"])]
             columns = ["source", "external_id", "category", "categories", "attributes"]
         upsert_rows(conn, "items", columns, records, conflict=["source", "external_id"], update=update)
+
+
+def _nullable_ints(numbers: pd.Series) -> list[int | None]:
+    return [None if pd.isna(n) else int(n) for n in numbers]
 
 
 def _nullable(numbers: pd.Series) -> list[float | None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC
 
 import numpy as np
 import pandas as pd
@@ -29,12 +30,15 @@ from timgen_data.timeline import (
     normalize_time,
     parse_zone,
     unit_floor,
+    utc_offsets_in_zone,
 )
 
 OUTPUT = ("user", "item", "ts", "action", "value", "duration", "device", "platform", "geo", "category", "title",
-          "text")
+          "text", "utc_offset")
 _TEXT_OUT = ("user", "item", "action", "device", "platform", "geo", "category", "title", "text")
 _OFFSET_SUFFIX = r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+# A numeric offset ending a time's text ("Z" is UTC by convention, not a local clock).
+_NUMERIC_OFFSET = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*([+-])(\d{2}):?(\d{2})?$"
 _SECOND = pd.Timedelta(seconds=1)
 
 
@@ -65,6 +69,7 @@ def convert_batch(batch: Batch, mapping: EventMapping, file: str, word: str) -> 
     if mapping.item_ids.format is not None:
         out["item"] = _formatted_items(out["item"], mapping, checker)
     out["ts"] = _times(raw["time"], mapping, checker)
+    out["utc_offset"] = _utc_offsets(raw["time"], out["ts"], mapping.time.zone)
     out["action"] = _actions(raw, mapping, checker)
     for name in ("value", "duration"):
         out[name] = _numbers(raw, name, getattr(mapping.scale, name), checker) if name in raw else np.full(n, np.nan)
@@ -173,6 +178,22 @@ def _times(raw: pd.Series, mapping: EventMapping, checker: _Checker) -> np.ndarr
                  f"{reason(i) if callable(reason) else reason}", fix)
     _check_range(ts, present & ok, raw, column, checker, fix)
     return ts
+
+
+def _utc_offsets(raw: pd.Series, ts: np.ndarray, zone: str) -> np.ndarray:
+    """Minutes each row's local clock is ahead of UTC (None: unknown): the offset its text ends
+    with, else the mapping's zone at that instant; a log in UTC says nothing of its users' clocks."""
+    offsets = np.full(len(raw), None, dtype=object)
+    if parse_zone(zone) is not UTC:
+        offsets[:] = utc_offsets_in_zone(ts, zone).tolist()
+    if raw.dtype == object:
+        text = raw.map(lambda v: v.strip() if isinstance(v, str) else None)
+        found = text.str.extract(_NUMERIC_OFFSET)
+        given = found[0].notna().to_numpy()
+        if given.any():
+            minutes = found[1][given].astype(int) * 60 + found[2][given].fillna("0").astype(int)
+            offsets[given] = np.where(found[0][given] == "-", -minutes, minutes).tolist()
+    return offsets
 
 
 def _text_times(raw: pd.Series, fmt: str, zone: str):

@@ -37,7 +37,8 @@ ERRORS: dict[str, type[Exception]] = {"EventValueError": EventValueError, "Unmap
 _NUMBERS = ("value", "duration")
 OUT_SCHEMA = pa.schema(
     [pa.field("file", pa.int64()), pa.field("position", pa.int64())]
-    + [pa.field(name, pa.int64() if name == "ts" else pa.float64() if name in _NUMBERS else pa.string())
+    + [pa.field(name, pa.int64() if name in ("ts", "utc_offset") else pa.float64() if name in _NUMBERS
+                else pa.string())
        for name in OUTPUT]
     + [pa.field(name, pa.string()) for name in ("reason", "unmapped", "error", "message")])
 # The same schema as Spark writes it in DDL, for ``mapInArrow``.
@@ -104,7 +105,7 @@ def _convert(pieces: list[pa.RecordBatch], mapping: EventMapping, fields: dict[s
     blank = [None] * (len(rejected) + len(unmapped))
     for name in OUTPUT:
         values = kept[name]
-        if name in _NUMBERS:
+        if name in _NUMBERS or name == "utc_offset":
             values = values.astype(object).where(values.notna(), None)
         columns[name] = values.tolist() + blank
     columns["reason"] = [None] * len(kept) + [r for _, r in rejected] + [None] * len(unmapped)

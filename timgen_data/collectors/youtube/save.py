@@ -62,7 +62,8 @@ def save_comments(conn: Connection, parsed: ParsedComments, source_id: int, *, o
         item_id, duration = videos[comment.video]
         values = {"user_id": user_ids[comment.user], "item_id": item_id, "ts": comment.ts, "action": ACTION,
                   "value": None, "duration": duration, "device": None, "platform": None, "geo": None,
-                  "source_id": source_id, "text": comment.text, "attributes": None}
+                  "source_id": source_id, "text": comment.text, "attributes": None,
+                  "utc_offset": None}  # publishedAt is written in UTC ("Z"): the commenter's clock is unknown
         rows.append(tuple(values[c] for c in INTERACTION_COLUMNS))
     return len(user_ids) - len(user_ids_before), save_interactions(conn, rows)
 
