@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from timgen_model.encoding import BOS_ITEM, EncodedSplit
+from timgen_model.texts import gather_tokens
 from timgen_model.vocab import PAD
 
 START, PADDING = -1, -2  # sentinel positions in window arrays
@@ -199,9 +200,11 @@ class Batch:
     target_scores: torch.Tensor  # normalized
     target_score_known: torch.Tensor
     evaluate: torch.Tensor  # bool: this slot's prediction counts
+    text_tokens: torch.Tensor | None = None  # long [B, L, K]: hashed n-grams of what the input step's user wrote
 
     def to(self, device: torch.device | str) -> "Batch":
-        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return Batch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
+                        for f in fields(self)})
 
 
 def _at(array: np.ndarray, positions: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -262,6 +265,7 @@ class SplitTensors:
             target_scores=target_scores,
             target_score_known=torch.as_tensor(target_known),
             evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
+            text_tokens=torch.as_tensor(gather_tokens(self.split.text_offsets, self.split.text_tokens, i, real)),
         )
 
 
