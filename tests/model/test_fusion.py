@@ -16,7 +16,9 @@ from timgen_model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from timgen_model.config import ModelConfig, load_run_config
 from timgen_model.contract import read_contract
 from timgen_model.encoding import encode_dataset
+from timgen_model.modality_weights import alpha_by_user, alpha_variation
 from timgen_model.model import DataSpec
+from timgen_model.plots import plot_modality_weight_variation
 from timgen_model.training import build_network
 
 SMALL = ["model.embedding_size=16", "model.feedforward_size=32", "model.latent_size=8", "model.max_len=20",
@@ -120,3 +122,20 @@ def test_checkpoint_from_before_the_review_modality_loads_with_its_behaviour(mul
     older = load_checkpoint(path).build_model().eval()
     assert older.config.fusion == "query" and older.fused_modalities == ("item", "text", "image")
     assert torch.equal(older(batch).latent, expected.eval()(batch).latent)
+
+
+def test_run_reports_measure_how_alpha_varies(multimodal, tmp_path):
+    model, _ = model_and_batch(multimodal, "paper")
+    alphas, names = alpha_by_user(model, multimodal, "test")
+    split = multimodal.splits["test"]
+    assert names == ("item", "text", "image", "review") and len(alphas) == split.num_rows
+    assert [len(a) for a in alphas] == np.minimum(np.diff(split.offsets), model.config.max_len).tolist()
+    stats = alpha_variation(alphas, names)
+    # Worked out here from the arrays: the mean over users of each user's std over steps.
+    expected = float(np.mean([a[:, 0].std() for a in alphas if len(a) >= 2]))
+    assert stats["item"]["std_within_user"] == pytest.approx(expected, abs=1e-4)
+    assert stats["item"]["std_within_user"] > 0
+    path = plot_modality_weight_variation(alphas, names, tmp_path / "v.png", user_labels=list(split.user_ids))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="each α must be"):
+        plot_modality_weight_variation([np.ones((3, 2))], names, tmp_path / "bad.png")
