@@ -47,6 +47,10 @@ class ModelConfig(Section):
         "sequence, Q_m = x^m W_Q^m), 'query' (attention from z_t over each modality's history), 'none' "
         "(z_final = z_t); true and false, the older spellings, mean 'query' and 'none'",
     )
+    fusion_residual: bool = Field(
+        True, description="fusion='paper' only: h_m = x_t^m + Attention(Q_m, K_m, V_m), the step's own vector "
+        "kept beside its context as in a Transformer layer; false: h_m = Attention(...) alone",
+    )
     review_text: bool = Field(
         True, description="what users wrote (reviews, comments, posts) as the interaction-level 'review' "
         "modality, where the dataset has any",

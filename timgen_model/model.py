@@ -290,6 +290,10 @@ class TIMGen(nn.Module):
                     vectors, has = self.modality_vectors(batch.items, m)
                 # [B, L, d], [B, L]; paper: the modality's own sequence queries itself, in parallel with z_t
                 h, present = self.modality_attention[m](vectors if paper else z, vectors, has & batch.mask)
+            if paper and self.config.fusion_residual:
+                # Attention alone learns to average the history (q·k stays near 0), which makes
+                # h_m and α all but constant; the step's own vector keeps them moving with it.
+                h = h + vectors * present.unsqueeze(-1)
             hs.append(h)
             logits.append(self.modality_scorer[m](h).squeeze(-1).masked_fill(~present, float("-inf")))
         logits = torch.stack(logits, dim=-1)  # [B, L, M]
