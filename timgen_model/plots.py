@@ -323,7 +323,7 @@ def plot_modality_weight_variation(
     *,
     user_labels: Sequence[str] | None = None,
     users: int = 3,
-    title: str = "How the modality weights α vary",
+    title: str = "How the modality weights α vary (axes span α's range)",
 ) -> Path:
     """α per step as lines for the ``users`` longest histories (one panel each, a line per
     modality), and beside them each modality's distribution of α over every user's steps
@@ -342,6 +342,11 @@ def plot_modality_weight_variation(
             raise ValueError("alpha contains NaN or infinite values")
     if user_labels is not None and len(user_labels) != len(arrays):
         raise ValueError(f"user_labels must have one entry per user ({len(arrays)}); got {len(user_labels)}")
+    everything = np.concatenate([a for a in arrays if len(a)])
+    # The axes span what α does (not 0-1), so small movements stay visible; the titles say so.
+    low, high = float(everything.min()), float(everything.max())
+    pad = max(0.01, 0.05 * (high - low))
+    span = (max(0.0, low - pad), min(1.0, high + pad))
     shown = [int(k) for k in np.argsort([-len(a) for a in arrays], kind="stable")[:max(1, users)] if len(arrays[k])]
     palette = [f"C{i % 10}" for i in range(len(names))]
     fig = _new_figure(14.0, 2.6 * max(1, len(shown)) + 0.6)
@@ -353,7 +358,7 @@ def plot_modality_weight_variation(
             ax.plot(steps, arrays[k][:, m], color=palette[m], label=name, linewidth=1.2)
         label = user_labels[k] if user_labels is not None else str(k)
         ax.set_title(f"user {label}", fontsize="small", loc="left")
-        ax.set_ylim(0, 1)
+        ax.set_ylim(*span)
         ax.set_ylabel("α")
         ax.grid(alpha=0.3)
         if row == len(shown) - 1:
@@ -361,13 +366,12 @@ def plot_modality_weight_variation(
         if row == 0:
             ax.legend(loc="upper right", fontsize="x-small", ncol=len(names))
     ax = fig.add_subplot(grid[:, 1])
-    everything = np.concatenate([a for a in arrays if len(a)])
     boxes = ax.boxplot([everything[:, m] for m in range(len(names))], showfliers=False, patch_artist=True)
     for patch, colour in zip(boxes["boxes"], palette):
         patch.set_facecolor(colour)
         patch.set_alpha(0.6)
     ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=30, fontsize="small")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(*span)
     ax.set_title(f"α over all steps of {len(arrays)} users", fontsize="small")
     ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
