@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from timgen_model.encoding import BOS_ITEM, EncodedSplit
+from timgen_model.texts import gather_tokens
 from timgen_model.vocab import PAD
 
 START, PADDING = -1, -2  # sentinel positions in window arrays
@@ -206,6 +207,7 @@ class Batch:
     year_phases: torch.Tensor | None = None  # float: day of the year, 0..1 from January 1
     seasons: torch.Tensor | None = None  # long: 0 winter (Dec-Feb), 1 spring, 2 summer, 3 autumn
     holidays: torch.Tensor | None = None  # long: HOLIDAY_UNKNOWN / HOLIDAY_NO / HOLIDAY_YES
+    text_tokens: torch.Tensor | None = None  # long [B, L, K]: hashed n-grams of what the input step's user wrote
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
@@ -295,6 +297,7 @@ class SplitTensors:
             target_score_known=torch.as_tensor(target_known),
             evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
             **calendar,
+            text_tokens=torch.as_tensor(gather_tokens(self.split.text_offsets, self.split.text_tokens, i, real)),
         )
 
     def _calendar(self, ts: np.ndarray, i: np.ndarray, t: np.ndarray, real: np.ndarray, start: np.ndarray,

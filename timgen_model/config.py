@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from timgen_model.errors import ModelConfigError
 
@@ -47,12 +47,33 @@ class ModelConfig(Section):
     position_embedding: bool = Field(
         True, description="learned position in the window; orders steps that share a timestamp (bulk ratings)"
     )
-    fusion: bool = Field(True, description="per-modality attention fusion; off leaves z_final = z_t")
-    masked_modalities: list[Literal["item", "text", "image", "video", "audio"]] = Field(
+    fusion: Literal["paper", "query", "none"] = Field(
+        "paper", description="multimodal fusion: 'paper' (each modality's causal self-attention over its own "
+        "sequence, Q_m = x^m W_Q^m), 'query' (attention from z_t over each modality's history), 'none' "
+        "(z_final = z_t); true and false, the older spellings, mean 'query' and 'none'",
+    )
+    fusion_residual: bool = Field(
+        True, description="fusion='paper' only: h_m = x_t^m + Attention(Q_m, K_m, V_m), the step's own vector "
+        "kept beside its context as in a Transformer layer; false: h_m = Attention(...) alone",
+    )
+    review_text: bool = Field(
+        True, description="what users wrote (reviews, comments, posts) as the interaction-level 'review' "
+        "modality, where the dataset has any",
+    )
+    text_buckets: int = Field(1 << 14, ge=2, description="hash buckets of the review text's word 1-2-grams")
+    masked_modalities: list[Literal["item", "text", "image", "video", "audio", "review"]] = Field(
         default_factory=list, description="modalities treated as absent everywhere (the modality ablation)"
     )
     vae: bool = Field(True, description="variational latent; off makes ℓ a deterministic projection")
     gap_buckets: int = Field(48, ge=2, description="buckets of the log(1+Δt) embedding")
+
+    @field_validator("fusion", mode="before")
+    @classmethod
+    def _fusion_switch(cls, value):
+        # Configs and checkpoints from before the paper's fusion said fusion=true/false.
+        if isinstance(value, bool):
+            return "query" if value else "none"
+        return value
 
     @model_validator(mode="after")
     def _heads_divide_width(self):

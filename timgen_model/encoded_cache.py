@@ -37,7 +37,7 @@ from timgen_model.encoding import (
 from timgen_model.errors import ModelError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint
 
-FORMAT = 2  # 2: the calendar arrays (utc_offsets, holidays)
+FORMAT = 3  # 2: the calendar arrays (utc_offsets, holidays); 3: the texts' hashed n-grams (text_offsets, text_tokens)
 META = "meta.json"
 OWN = "own"  # the entry encoded with the dataset's own vocabularies
 _PARTIAL = ".partial-"
@@ -45,7 +45,8 @@ _PARTIAL = ".partial-"
 
 def array_dtypes(vocab: Vocabularies) -> dict[str, np.dtype]:
     fixed = {"offsets": np.int64, "timestamps": np.int64, "scores": np.float32, "values": np.float32,
-             "is_target": np.bool_, "utc_offsets": np.int16, "holidays": np.int8}
+             "is_target": np.bool_, "utc_offsets": np.int16, "holidays": np.int8, "text_offsets": np.int64,
+             "text_tokens": np.int32}
     return {name: np.dtype(fixed[name]) if name in fixed else getattr(vocab, name).index_dtype for name in ARRAYS}
 
 

@@ -25,6 +25,7 @@ from timgen_contract import embedding_column
 from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitReader, as_source
 from timgen_model.errors import DatasetError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint
+from timgen_model.texts import text_token_arrays
 from timgen_model.vocab import Vocabulary
 
 ITEM_RESERVED = ("<pad>", "<unk>", "<bos>")
@@ -37,7 +38,8 @@ LIST_COLUMNS = ("item_ids", "timestamps", "actions", "devices", "platforms", "ge
 # Optional list columns: a dataset without them reads as every time in UTC, no day known a holiday.
 CALENDAR_COLUMNS = ("utc_offsets", "holidays")
 # Every flat array of a split, in the order they are written.
-ARRAYS = ("offsets", *CODED, "timestamps", "scores", "values", "is_target", *CALENDAR_COLUMNS)
+ARRAYS = ("offsets", *CODED, "timestamps", "scores", "values", "is_target", *CALENDAR_COLUMNS, "text_offsets",
+          "text_tokens")
 # ``holidays`` codes: the flag unknown (no country, or no column), not a holiday, a holiday.
 HOLIDAY_UNKNOWN, HOLIDAY_NO, HOLIDAY_YES = 0, 1, 2
 
@@ -91,6 +93,14 @@ class EncodedSplit:
     is_target: np.ndarray  # bool
     utc_offsets: np.ndarray | None = None  # int16 minutes the local clock is ahead of UTC (0 when unknown)
     holidays: np.ndarray | None = None  # int8 HOLIDAY_UNKNOWN / HOLIDAY_NO / HOLIDAY_YES
+    # What users wrote as hashed n-grams (timgen_model.texts): interaction j's are
+    # text_tokens[text_offsets[j] : text_offsets[j + 1]]; empty arrays when no text is known.
+    text_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int64 [n + 1]
+    text_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # int32
+
+    @property
+    def has_texts(self) -> bool:
+        return len(self.text_tokens) > 0
 
     @property
     def num_rows(self) -> int:
@@ -250,16 +260,43 @@ def encode_batch(batch: pa.RecordBatch, vocab: Vocabularies, first_offset: int) 
     }
 
 
+def flat_texts(batch: pa.RecordBatch, interactions: int) -> pa.Array:
+    """The batch's texts, one per interaction; a row whose ``texts`` is null has none."""
+    column = batch.column("texts")
+    lengths = pc.list_value_length(batch.column("item_ids")).fill_null(0).to_numpy(zero_copy_only=False)
+    text_lengths = pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False)
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    if not np.array_equal(np.where(valid, text_lengths, lengths), lengths):
+        raise DatasetError("a row's texts and item_ids lists differ in length; rebuild the dataset with "
+                           "`timgen-data build`")
+    flat = pc.list_flatten(column)
+    if valid.all():
+        return flat
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    within = np.arange(interactions) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    text_starts = np.cumsum(np.where(valid, text_lengths, 0)) - np.where(valid, text_lengths, 0)
+    index = pa.array(text_starts[rows] + within, mask=~valid[rows])
+    return pc.take(flat, index) if len(flat) else pa.nulls(interactions, pa.string())
+
+
 def encode_split(reader: SplitReader, vocab: Vocabularies, sink: SplitSink, *, batch_rows: int = BATCH_ROWS,
                  progress: Progress = SILENT) -> EncodedSplit:
     """Encode one split into ``sink`` batch by batch."""
-    sink.add({"offsets": np.zeros(1, np.int64)}, pa.array([], pa.string()))  # row 0 starts at 0
-    written = 0
+    # Row 0 and interaction 0's text start at 0.
+    sink.add({"offsets": np.zeros(1, np.int64), "text_offsets": np.zeros(1, np.int64)}, pa.array([], pa.string()))
+    written = text_written = 0
     optional = [column for column in CALENDAR_COLUMNS if column in reader.schema.names]
-    for batch in reader.batches(["user_id", *LIST_COLUMNS, *optional], batch_rows):
+    # ``texts`` is optional in the contract: a dataset without it reads as one where nobody wrote.
+    with_texts = "texts" in reader.schema.names
+    for batch in reader.batches(["user_id", *LIST_COLUMNS, *optional, *(["texts"] if with_texts else [])],
+                                batch_rows):
         arrays = encode_batch(batch, vocab, written)
         if len(arrays["offsets"]):
             written = int(arrays["offsets"][-1])
+        texts = flat_texts(batch, len(arrays["items"])) if with_texts else pa.nulls(len(arrays["items"]), pa.string())
+        arrays.update(text_token_arrays(texts, text_written))
+        if len(arrays["text_offsets"]):
+            text_written = int(arrays["text_offsets"][-1])
         sink.add(arrays, batch.column("user_id").cast(pa.string()))
         progress.advance("encode", batch.num_rows)
     return sink.finish()

@@ -37,6 +37,9 @@ class DataSpec:
     score_std: float = 1.0
     score_min: float = float("-inf")
     score_max: float = float("inf")
+    # Hash buckets of what users wrote (the 'review' modality); 0: the data has no texts, or
+    # the checkpoint is older than the review modality.
+    text_buckets: int = 0
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -85,8 +88,10 @@ def kl_standard_normal(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
 
 
 class ModalityAttention(nn.Module):
-    """h_m at each step: attention from z_t over this modality's vectors up to t, restricted to
-    steps where the modality exists. ``present`` says whether step t had any such vector."""
+    """h_m at each step: attention from a query sequence over this modality's vectors up to t,
+    restricted to steps where the modality exists. ``present`` says whether step t had any such
+    vector. The query sequence is the modality's own (``fusion="paper"``: causal self-attention,
+    Q_m = x^m W_Q^m) or z_t (``fusion="query"``)."""
 
     def __init__(self, size: int):
         super().__init__()
@@ -106,6 +111,16 @@ class ModalityAttention(nn.Module):
         allowed = allowed | ~present.unsqueeze(-1)
         h = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         return h * present.unsqueeze(-1), present
+
+
+def review_enabled(config: ModelConfig, spec: DataSpec) -> bool:
+    """Whether the network reads what users wrote: the data has texts and the config wants them."""
+    return bool(spec.text_buckets) and config.review_text and "review" not in config.masked_modalities
+
+
+def bucket_tokens(tokens: torch.Tensor, buckets: int) -> torch.Tensor:
+    """Hashed n-gram ids (0 = none) folded into ``buckets`` embedding rows, row 0 kept for none."""
+    return torch.where(tokens > 0, 1 + tokens.remainder(buckets - 1), torch.zeros_like(tokens))
 
 
 class MeanPooling(nn.Module):
@@ -129,10 +144,15 @@ class TIMGen(nn.Module):
         self.config, self.spec = config, spec
         d, k = config.embedding_size, config.latent_size
         self.content_modalities = tuple(m for m in spec.modality_dims if m not in config.masked_modalities)
+        # What users wrote is interaction-level: a step's own text, not its item's.
+        self.review_modality = ("review",) if review_enabled(config, spec) else ()
 
         # Input encoding.
         self.item_embedding = nn.Embedding(spec.num_items, d, padding_idx=PAD)
         self.modality_projection = nn.ModuleDict({m: nn.Linear(spec.modality_dims[m], d) for m in self.content_modalities})
+        if self.review_modality:
+            # Mean of the hashed 1-2-grams' embeddings: a learned projection of the bag of n-grams.
+            self.review_embedding = nn.EmbeddingBag(spec.text_buckets, d, mode="mean", padding_idx=0)
         for m in spec.modality_dims:
             # Buffers, not parameters: the catalogue's vectors travel with the checkpoint.
             vectors = catalogue_vectors[m] if catalogue_vectors else torch.zeros(spec.num_items, spec.modality_dims[m])
@@ -176,8 +196,9 @@ class TIMGen(nn.Module):
 
         # Multimodal fusion.
         self.fused_modalities = ()
-        if config.fusion:
-            self.fused_modalities = tuple(m for m in ("item", *self.content_modalities) if m not in config.masked_modalities)
+        if config.fusion != "none":
+            self.fused_modalities = tuple(m for m in ("item", *self.content_modalities, *self.review_modality)
+                                          if m not in config.masked_modalities)
             self.modality_attention = nn.ModuleDict({m: ModalityAttention(d) for m in self.fused_modalities})
             self.modality_scorer = nn.ModuleDict({m: nn.Linear(d, 1, bias=False) for m in self.fused_modalities})
             self.fuse = nn.Linear(2 * d, d)
@@ -221,8 +242,21 @@ class TIMGen(nn.Module):
             x = x + self.modality_vectors(items, m)[0]
         return x
 
+    def review_vectors(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected vectors [B, L, d] of what the user wrote at each input step, and whether
+        the step has any text."""
+        B, L = batch.items.shape
+        if batch.text_tokens is None or batch.text_tokens.shape[-1] == 0:
+            return batch.items.new_zeros(B, L, self.config.embedding_size, dtype=torch.float), torch.zeros_like(batch.mask)
+        tokens = bucket_tokens(batch.text_tokens, self.spec.text_buckets)  # [B, L, K]
+        K = tokens.shape[-1]
+        vectors = self.review_embedding(tokens.reshape(B * L, K)).reshape(B, L, -1)
+        return vectors, (tokens != 0).any(-1) & batch.mask
+
     def encode_inputs(self, batch: Batch) -> torch.Tensor:
         x = self.item_representation(batch.items)  # [B, L, d]
+        if self.review_modality:
+            x = x + self.review_vectors(batch)[0]
         if self.config.interaction_features:
             x = x + self.action_embedding(batch.actions) + self.class_embedding(batch.classes)
             x = x + self.device_embedding(batch.devices) + self.platform_embedding(batch.platforms)
@@ -263,12 +297,22 @@ class TIMGen(nn.Module):
         if not self.fused_modalities:
             return z, None
         hs, logits = [], []
+        paper = self.config.fusion == "paper"
         for m in self.fused_modalities:
             if m == "item":
-                h, present = self.modality_attention[m](z, self.item_embedding(batch.items), batch.mask, always=True)
+                vectors = self.item_embedding(batch.items)
+                h, present = self.modality_attention[m](vectors if paper else z, vectors, batch.mask, always=True)
             else:
-                vectors, has = self.modality_vectors(batch.items, m)
-                h, present = self.modality_attention[m](z, vectors, has & batch.mask)  # [B, L, d], [B, L]
+                if m == "review":
+                    vectors, has = self.review_vectors(batch)
+                else:
+                    vectors, has = self.modality_vectors(batch.items, m)
+                # [B, L, d], [B, L]; paper: the modality's own sequence queries itself, in parallel with z_t
+                h, present = self.modality_attention[m](vectors if paper else z, vectors, has & batch.mask)
+            if paper and self.config.fusion_residual:
+                # Attention alone learns to average the history (q·k stays near 0), which makes
+                # h_m and α all but constant; the step's own vector keeps them moving with it.
+                h = h + vectors * present.unsqueeze(-1)
             hs.append(h)
             logits.append(self.modality_scorer[m](h).squeeze(-1).masked_fill(~present, float("-inf")))
         logits = torch.stack(logits, dim=-1)  # [B, L, M]

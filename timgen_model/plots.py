@@ -316,6 +316,68 @@ def plot_modality_weights(
     return _write_png(fig, path)
 
 
+def plot_modality_weight_variation(
+    alphas: Sequence[np.ndarray],
+    modalities: Sequence[str],
+    path: Path,
+    *,
+    user_labels: Sequence[str] | None = None,
+    users: int = 3,
+    title: str = "How the modality weights α vary (axes span α's range)",
+) -> Path:
+    """α per step as lines for the ``users`` longest histories (one panel each, a line per
+    modality), and beside them each modality's distribution of α over every user's steps
+    (box plots): flat α shows as flat lines and thin boxes, varying α as neither.
+
+    ``alphas``: one [T_u, M] array per user.
+    """
+    names = [str(m) for m in modalities]
+    arrays = [np.asarray(a, dtype=float) for a in alphas]
+    if not names or not arrays:
+        raise ValueError("need at least one user's α and one modality")
+    for a in arrays:
+        if a.ndim != 2 or a.shape[1] != len(names):
+            raise ValueError(f"each α must be [T, {len(names)}]; got shape {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError("alpha contains NaN or infinite values")
+    if user_labels is not None and len(user_labels) != len(arrays):
+        raise ValueError(f"user_labels must have one entry per user ({len(arrays)}); got {len(user_labels)}")
+    everything = np.concatenate([a for a in arrays if len(a)])
+    # The axes span what α does (not 0-1), so small movements stay visible; the titles say so.
+    low, high = float(everything.min()), float(everything.max())
+    pad = max(0.01, 0.05 * (high - low))
+    span = (max(0.0, low - pad), min(1.0, high + pad))
+    shown = [int(k) for k in np.argsort([-len(a) for a in arrays], kind="stable")[:max(1, users)] if len(arrays[k])]
+    palette = [f"C{i % 10}" for i in range(len(names))]
+    fig = _new_figure(14.0, 2.6 * max(1, len(shown)) + 0.6)
+    grid = fig.add_gridspec(max(1, len(shown)), 2, width_ratios=[3, 1.3])
+    for row, k in enumerate(shown):
+        ax = fig.add_subplot(grid[row, 0])
+        steps = np.arange(len(arrays[k]))
+        for m, name in enumerate(names):
+            ax.plot(steps, arrays[k][:, m], color=palette[m], label=name, linewidth=1.2)
+        label = user_labels[k] if user_labels is not None else str(k)
+        ax.set_title(f"user {label}", fontsize="small", loc="left")
+        ax.set_ylim(*span)
+        ax.set_ylabel("α")
+        ax.grid(alpha=0.3)
+        if row == len(shown) - 1:
+            ax.set_xlabel("step of the user's newest window")
+        if row == 0:
+            ax.legend(loc="upper right", fontsize="x-small", ncol=len(names))
+    ax = fig.add_subplot(grid[:, 1])
+    boxes = ax.boxplot([everything[:, m] for m in range(len(names))], showfliers=False, patch_artist=True)
+    for patch, colour in zip(boxes["boxes"], palette):
+        patch.set_facecolor(colour)
+        patch.set_alpha(0.6)
+    ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=30, fontsize="small")
+    ax.set_ylim(*span)
+    ax.set_title(f"α over all steps of {len(arrays)} users", fontsize="small")
+    ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(title)
+    return _write_png(fig, path)
+
+
 # --------------------------------------------------------------------------- latent map
 
 

@@ -3,18 +3,26 @@ of users' latent ℓ coloured by each user's dominant class."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from timgen_model.encoding import EncodedDataset
 from timgen_model.generation import modality_weights_over_history
-from timgen_model.plots import plot_latent_map, plot_loss_curves, plot_modality_weights
+from timgen_model.modality_weights import alpha_by_user, alpha_variation
+from timgen_model.plots import (
+    plot_latent_map, plot_loss_curves, plot_modality_weight_variation, plot_modality_weights,
+)
 from timgen_model.vocab import PAD
 
 LOSS_CURVES = "loss_curves.png"
 MODALITY_WEIGHTS = "modality_weights.png"
 LATENT_MAP = "latent_map.png"
+MODALITY_WEIGHT_VARIATION = "modality_weight_variation.png"
+MODALITY_WEIGHT_STATISTICS = "modality_weights.json"
+# α's variation is measured over at most this many test users (one forward pass per 128).
+_VARIATION_USERS = 2000
 
 
 def dominant_classes(data: EncodedDataset, split: str, rows: np.ndarray) -> list[str]:
@@ -47,6 +55,13 @@ def write_run_reports(model, data: EncodedDataset, test_result, history: list[di
                 alpha, list(modalities), out_dir / MODALITY_WEIGHTS, timestamps=stamps,
                 title=f"Modality weights α over user {data.splits[split].user_ids[row]}'s history",
             )
+            alphas, names = alpha_by_user(model, data, split, max_rows=_VARIATION_USERS)
+            users = data.splits[split].user_ids[: len(alphas)]
+            plots["modality_weight_variation"] = plot_modality_weight_variation(
+                alphas, names, out_dir / MODALITY_WEIGHT_VARIATION, user_labels=users,
+            )
+            statistics = {"split": split, "users": len(alphas), "modalities": alpha_variation(alphas, names)}
+            (out_dir / MODALITY_WEIGHT_STATISTICS).write_text(json.dumps(statistics, indent=2) + "\n")
     if len(test_result.rows) >= 2:
         # One point per user: ℓ at the user's last test target.
         last = np.unique(test_result.rows[::-1], return_index=True)[1]

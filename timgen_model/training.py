@@ -27,7 +27,7 @@ from timgen_common.output_folder import Protected
 from timgen_common.progress import SILENT, Progress
 from timgen_model.batches import SplitTensors, epoch_batches, process_share, training_windows
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
-from timgen_model.config import LossConfig, RunConfig
+from timgen_model.config import LossConfig, ModelConfig, RunConfig
 from timgen_model.encoded_cache import load_encoded
 from timgen_model.encoding import EncodedDataset
 from timgen_model.errors import CheckpointError, ModelConfigError
@@ -65,20 +65,23 @@ class TrainingObjective(nn.Module):
         return self.model.loss(batch, self.weights, step)
 
 
-def data_spec(data: EncodedDataset) -> DataSpec:
+def data_spec(data: EncodedDataset, config: ModelConfig | None = None) -> DataSpec:
     v = data.vocabularies
+    # The review modality exists where the training split has texts and the config reads them.
+    wanted = config is None or config.review_text
     return DataSpec(
         num_items=len(v.items), num_actions=len(v.actions), num_devices=len(v.devices),
         num_platforms=len(v.platforms), num_geos=len(v.geos), num_classes=len(v.classes),
         modality_dims=data.catalogue.modality_dims, score_mean=data.score_mean, score_std=data.score_std,
         score_min=data.score_min, score_max=data.score_max,
+        text_buckets=(config or ModelConfig()).text_buckets if wanted and data.splits["train"].has_texts else 0,
     )
 
 
 def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
     catalogue = data.catalogue
     return TIMGen(
-        config.model, data_spec(data),
+        config.model, data_spec(data, config.model),
         {m: torch.as_tensor(v) for m, v in catalogue.modality_vectors.items()},
         {m: torch.as_tensor(p) for m, p in catalogue.modality_present.items()},
     )

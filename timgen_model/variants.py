@@ -15,10 +15,13 @@ VARIANTS: dict[str, list[str]] = {
     "timgen": [],
     # The paper's static-vs-dynamic experiment: the Transformer replaced by average pooling.
     "timgen-mean-pooling": ["model.temporal=mean", "model.position_embedding=false"],
+    # The other fusion: attention from z_t over each modality's history instead of the paper's
+    # per-modality self-attention.
+    "timgen-query-fusion": ["model.fusion=query"],
     # Same Transformer, item ids only, next-item loss only (Kang & McAuley 2018, with full softmax).
     "sasrec": [
         "model.time_features=false", "model.interaction_features=false", "model.position_embedding=true",
-        "model.fusion=false", "model.vae=false", "loss.score=0", "loss.classification=0",
+        "model.fusion=none", "model.vae=false", "loss.score=0", "loss.classification=0", "model.review_text=false",
     ],
 }
 
@@ -39,7 +42,7 @@ def variant_config(name: str, path: Path | None = None, overrides: list[str] | N
     """Defaults → the variant's switches → the user's file → the user's overrides.
 
     >>> variant_config("sasrec").model.fusion
-    False
+    'none'
     """
     base = load_run_config(None, variant_overrides(name))
     return load_run_config(path, overrides, base=base)

@@ -18,6 +18,7 @@ from timgen_model.contract import SPLITS, ContractTables
 from timgen_model.encoding import (
     BOS_ITEM, ITEM_RESERVED, EncodedDataset, EncodedSplit, Vocabularies, encode_catalogue,
 )
+from timgen_model.texts import text_token_arrays
 from timgen_model.vocab import PAD, Vocabulary
 
 
@@ -45,9 +46,18 @@ def build_vocabularies(tables: ContractTables) -> Vocabularies:
     )
 
 
+def _texts(table: pa.Table) -> dict[str, np.ndarray]:
+    """The whole split's texts in one call (a row without a texts list wrote nothing)."""
+    lengths = pc.list_value_length(table["item_ids"]).to_numpy(zero_copy_only=False)
+    texts = [t for row, n in zip(table["texts"].to_pylist(), lengths) for t in (row if row is not None else [None] * n)]
+    arrays = text_token_arrays(pa.array(texts, pa.string()), 0)
+    return {"text_offsets": np.r_[0, arrays["text_offsets"]].astype(np.int64), "text_tokens": arrays["text_tokens"]}
+
+
 def encode_split(table: pa.Table, vocab: Vocabularies) -> EncodedSplit:
     scores = _flat(table, "scores").astype(np.float32)
     return EncodedSplit(
+        **_texts(table),
         user_ids=table["user_id"].to_pylist(),
         offsets=_offsets(table),
         items=vocab.items.encode(_flat(table, "item_ids")),
@@ -210,6 +220,15 @@ class SplitTensors:
         self.score_known = extended(known, False, False, bool)
         self.utc_offsets = extended(split.utc_offsets, 0, 0, np.int64)
         self.holidays = extended(split.holidays, 0, 0, np.int64)
+        # Each interaction's tokens as a Python list; the start and padding steps wrote nothing.
+        offsets, tokens = split.text_offsets, split.text_tokens
+        self.texts = [tokens[offsets[j]:offsets[j + 1]].tolist() if len(offsets) else [] for j in range(n)] + [[], []]
+
+    def _text_tokens(self, i: torch.Tensor) -> torch.Tensor:
+        rows = [[self.texts[p] for p in window] for window in i.tolist()]
+        width = max((len(t) for window in rows for t in window), default=0)
+        return torch.tensor([[t + [0] * (width - len(t)) for t in window] for window in rows],
+                            dtype=torch.int64).reshape(*i.shape, width)
 
     def _positions(self, window_positions: np.ndarray) -> torch.Tensor:
         p = torch.as_tensor(window_positions)
@@ -227,7 +246,7 @@ class SplitTensors:
             scores=self.scores[i], score_known=self.score_known[i], mask=i != self.pad,
             target_items=self.items[t], target_classes=self.classes[t], target_scores=self.scores[t],
             target_score_known=self.score_known[t] & (t != self.pad),
-            evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
+            evaluate=torch.as_tensor(windows.evaluate[:, :steps]), text_tokens=self._text_tokens(i),
             **_calendar(ts, torch.where(i == self.start, self.utc_offsets[t], self.utc_offsets[i])),
             holidays=torch.where(i == self.start, self.holidays[t], self.holidays[i]),
         )

@@ -53,6 +53,9 @@ def varied_contract(folder: Path, seed: int = 5, users: int = 30) -> Path:
             row["geos"] = [["", "fr", "de"][k] for k in rng.integers(0, 3, n)]
             row["scores"] = [None if rng.random() < 0.2 else s for s in row["scores"]]
             row["classes"] = ["" if rng.random() < 0.1 else c for c in row["classes"]]
+            # What users wrote: nothing (null, "") or a few words; now and then no list at all.
+            row["texts"] = None if rng.random() < 0.1 else [
+                [None, "", "loved it", "not for me, too long"][k] for k in rng.integers(0, 4, n)]
             if split == "test" and n and rng.random() < 0.3:
                 row["item_ids"][-1] = f"unseen{int(rng.integers(1000))}"
         table = pa.Table.from_pylist(rows, schema=schema)

@@ -24,6 +24,7 @@ class Histories:
     timestamps: list[list[int]]
     scores: list[list[float]]
     classes: list[list[str]]
+    texts: list[list[str]] | None = None  # what each user wrote at each step
 
 
 def drifting_histories(users: int = 120, steps: int = 30, genres: int = 4, items_per_genre: int = 12,
@@ -79,6 +80,7 @@ def write_contract(folder: Path, histories: Histories, item_genre: dict[str, str
                 "classes": histories.classes[u][:n],
                 "values": histories.scores[u][:n],
                 "is_target": [True] * n if split == "train" else [False] * (n - 1) + [True],
+                "texts": histories.texts[u][:n] if histories.texts else None,
             })
         table = pa.Table.from_pylist(rows, schema=arrow_schema(INTERACTIONS_FEATURES))
         pq.write_table(table, folder / "interactions" / f"{split}-00000-of-00001.parquet")
