@@ -48,7 +48,9 @@ class ModelConfig(Section):
         True, description="learned position in the window; orders steps that share a timestamp (bulk ratings)"
     )
     fusion: Literal["paper", "query", "none"] = Field(
-        "paper", description="multimodal fusion: 'paper' (each modality's causal self-attention over its own "
+        # 'query' stays the default: with 'paper' the temporal model no longer beats its mean-pooling
+        # ablation on drifting interests (tests/model/test_training.py); see docs/model.md.
+        "query", description="multimodal fusion: 'paper' (each modality's causal self-attention over its own "
         "sequence, Q_m = x^m W_Q^m), 'query' (attention from z_t over each modality's history), 'none' "
         "(z_final = z_t); true and false, the older spellings, mean 'query' and 'none'",
     )

@@ -127,7 +127,7 @@ def network_variants(data: EncodedDataset, include_masked: bool = True) -> list[
     # What users wrote is a modality of its own (review), where the training split has any.
     modalities = [*data.catalogue.modalities, *(["review"] if data.splits["train"].has_texts else [])]
     if modalities:
-        names.insert(1, "timgen-query-fusion")  # where there is content to fuse, both fusions are compared
+        names.insert(1, "timgen-paper-fusion")  # where there is content to fuse, both fusions are compared
     if include_masked:
         names += [masked_variant(m) for m in modalities]
     return names

@@ -17,7 +17,7 @@ VARIANTS: dict[str, list[str]] = {
     "timgen-mean-pooling": ["model.temporal=mean", "model.position_embedding=false"],
     # The other fusion: attention from z_t over each modality's history instead of the paper's
     # per-modality self-attention.
-    "timgen-query-fusion": ["model.fusion=query"],
+    "timgen-paper-fusion": ["model.fusion=paper"],
     # Same Transformer, item ids only, next-item loss only (Kang & McAuley 2018, with full softmax).
     "sasrec": [
         "model.time_features=false", "model.interaction_features=false", "model.position_embedding=true",
