@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import func, select
 
@@ -108,6 +110,20 @@ def test_interaction_ids_beyond_32_bits(store):
         assert fetch_rows(conn, "SELECT MAX(id) FROM interactions")[0][0] >= big
 
 
+
+@contextmanager
+def reopened_after_upgrade(store: Store):
+    """The store opened again (which upgrades it), checked to be at the current schema version."""
+    url = store.engine.url.render_as_string(hide_password=False)
+    store.dispose()
+    reopened = Store.open(url)
+    try:
+        with reopened.begin() as conn:
+            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
+        yield reopened
+    finally:
+        reopened.dispose()
+
 def test_a_version_1_store_is_upgraded_in_place(store):
     """Stores written before interactions had a text column gain it on open; nothing stored changes."""
     with store.begin() as conn:
@@ -118,18 +134,12 @@ def test_a_version_1_store_is_upgraded_in_place(store):
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN text")
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN utc_offset")
         conn.execute(models.schema_version.update().values(version=1))
-    url = store.engine.url.render_as_string(hide_password=False)
-    store.dispose()
-    reopened = Store.open(url)
-    try:
+    with reopened_after_upgrade(store) as reopened:
         with reopened.begin() as conn:
-            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
             assert fetch_rows(conn, "SELECT ts, action, value, text FROM interactions") == [(1, "rate", 4.0, None)]
             upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "text"],
                         [(user, item, 2, "comment", "Loved it")], conflict=["user_id", "item_id", "ts", "action"])
             assert fetch_rows(conn, "SELECT text FROM interactions WHERE ts = 2") == [("Loved it",)]
-    finally:
-        reopened.dispose()
 
 
 def test_a_version_2_store_gains_interaction_attributes_and_keeps_its_rows(store):
@@ -141,20 +151,14 @@ def test_a_version_2_store_gains_interaction_attributes_and_keeps_its_rows(store
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN attributes")
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN utc_offset")
         conn.execute(models.schema_version.update().values(version=2))
-    url = store.engine.url.render_as_string(hide_password=False)
-    store.dispose()
-    reopened = Store.open(url)
-    try:
+    with reopened_after_upgrade(store) as reopened:
         with reopened.begin() as conn:
-            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
             assert fetch_rows(conn, "SELECT ts, action, value, text, attributes FROM interactions") == [
                 (1, "comment", 4.0, "Good", None)]
             upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "attributes"],
                         [(user, item, 2, "comment", '{"helpful_votes": 3}')],
                         conflict=["user_id", "item_id", "ts", "action"])
             assert fetch_rows(conn, "SELECT attributes FROM interactions WHERE ts = 2") == [('{"helpful_votes": 3}',)]
-    finally:
-        reopened.dispose()
 
 
 def test_a_version_3_store_gains_the_utc_offset_column(store):
@@ -166,15 +170,9 @@ def test_a_version_3_store_gains_the_utc_offset_column(store):
                     [(user, item, 1, "comment", "Fine")], conflict=["user_id", "item_id", "ts", "action"])
         conn.exec_driver_sql("ALTER TABLE interactions DROP COLUMN utc_offset")
         conn.execute(models.schema_version.update().values(version=3))
-    url = store.engine.url.render_as_string(hide_password=False)
-    store.dispose()
-    reopened = Store.open(url)
-    try:
+    with reopened_after_upgrade(store) as reopened:
         with reopened.begin() as conn:
-            assert fetch_rows(conn, "SELECT version FROM schema_version") == [(models.SCHEMA_VERSION,)]
             assert fetch_rows(conn, "SELECT ts, text, utc_offset FROM interactions") == [(1, "Fine", None)]
             upsert_rows(conn, "interactions", ["user_id", "item_id", "ts", "action", "utc_offset"],
                         [(user, item, 2, "view", -300)], conflict=["user_id", "item_id", "ts", "action"])
             assert fetch_rows(conn, "SELECT utc_offset FROM interactions WHERE ts = 2") == [(-300,)]
-    finally:
-        reopened.dispose()
