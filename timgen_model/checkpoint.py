@@ -91,6 +91,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise CheckpointError(
             f"{path} has checkpoint format {version}, this version reads {CHECKPOINT_FORMAT_VERSION}; retrain it"
         )
+    # A checkpoint from before class sets trained its class head on the single class.
+    payload["config"].get("model", {}).setdefault("class_target", "primary")
     return Checkpoint(
         config=validate_run_config(payload["config"], str(path)),
         spec=DataSpec(**payload["spec"]),

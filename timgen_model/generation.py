@@ -11,6 +11,7 @@ import torch
 
 from timgen_model.batches import SplitTensors, history_window
 from timgen_model.checkpoint import Checkpoint, load_checkpoint
+from timgen_model.class_sets import FIRST_CLASS
 from timgen_model.encoded_cache import load_encoded
 from timgen_model.encoding import EncodedDataset
 from timgen_model.errors import CheckpointError, ModelUsageError
@@ -120,7 +121,10 @@ def generate_for_user(run: Path | Checkpoint, user_id: str, *, top_k: int = 10, 
     if checkpoint.config.loss.classification > 0:
         class_logits = predictions.class_logits[0].clone()
         class_logits[PAD] = float("-inf")
-        probs = torch.softmax(class_logits, -1)
+        if model.config.class_target == "set":
+            class_logits[:FIRST_CLASS] = float("-inf")  # reserved classes are never a set head's target
+        # A set head gives each class its own probability; a primary head one distribution.
+        probs = torch.sigmoid(class_logits) if model.config.class_target == "set" else torch.softmax(class_logits, -1)
         best = torch.topk(probs, min(3, len(probs) - 1))
         classes = [(data.vocabularies.classes.tokens[i], float(p)) for p, i in zip(best.values, best.indices)]
     weights = {}

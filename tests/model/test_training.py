@@ -41,7 +41,8 @@ def test_training_writes_checkpoint_metrics_and_plots(tiny_run):
     out, result = tiny_run
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["targets"] == 40
-    for key in ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen"):
+    for key in ("rmse", "mae", "accuracy", "macro_f1", "class_set_micro_f1", "class_set_macro_f1", "hr@10", "ndcg@10",
+                "hr@10_unseen", "ndcg@10_unseen"):
         assert metrics["test"][key] is not None, key
     for name in ("loss_curves.png", "modality_weights.png", "latent_map.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -53,7 +54,7 @@ def test_loss_falls_on_a_tiny_corpus(tiny_run):
     first, last = result.history[0], result.history[-1]
     assert last["train_loss"] < first["train_loss"] * 0.95
     # Every supervised part learns, not just the sum.
-    for part in ("train_reconstruction", "train_score_mse", "train_class_ce"):
+    for part in ("train_reconstruction", "train_score_mse", "train_class_bce"):
         assert last[part] < first[part], part
 
 
