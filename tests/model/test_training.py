@@ -165,3 +165,23 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
 def test_missing_checkpoint_says_how_to_make_one(tmp_path):
     with pytest.raises(CheckpointError, match="timgen-data train"):
         load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_from_before_class_sets_keeps_its_single_class_head(tiny_run, tiny_dataset, tmp_path):
+    out, _ = tiny_run
+    payload = torch.load(out / BEST, map_location="cpu", weights_only=True)
+    assert payload["config"]["model"].pop("class_target") == "set"
+    older = tmp_path / "older.pt"
+    torch.save(payload, older)
+    checkpoint = load_checkpoint(older)
+    assert checkpoint.config.model.class_target == "primary"
+    data = encode_dataset(read_contract(tiny_dataset), checkpoint.vocabularies)
+    metrics = evaluate_network(checkpoint.build_model(), data, "test").metrics
+    assert metrics["accuracy"] is not None and metrics["class_set_micro_f1"] is not None
+
+
+def test_the_single_class_head_stays_reachable(tiny_dataset, tmp_path):
+    config = load_run_config(None, TINY + ["train.epochs=2", "model.class_target=primary"])
+    result = train(tiny_dataset, tmp_path / "primary", config)
+    assert "train_class_ce" in result.history[-1] and "train_class_bce" not in result.history[-1]
+    assert json.loads((tmp_path / "primary" / "metrics.json").read_text())["test"]["class_set_micro_f1"] is not None
