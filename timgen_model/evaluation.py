@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from timgen_model.batches import SplitTensors, Windows, evaluation_windows
-from timgen_model.class_sets import predicted_sets, true_sets
+from timgen_model.class_sets import FIRST_CLASS, predicted_sets, true_sets
 from timgen_model.encoding import EncodedDataset, EncodedSplit
 from timgen_model.heap import release_free_heap
 from timgen_model.metrics import accuracy, macro_f1, mae, ranking_metrics, rmse, set_counts, set_f1, target_ranks
@@ -110,6 +110,8 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
         if predictions.class_logits is not None:
             logits_c = predictions.class_logits.float()
             logits_c[:, PAD] = float("-inf")
+            if model.config.class_target == "set":
+                logits_c[:, :FIRST_CLASS] = float("-inf")  # a set head never learns the reserved classes
             found["predicted_classes"].append(logits_c.argmax(1).cpu().numpy())
             if catalogue.class_set_offsets is not None:
                 truth = true_sets(catalogue.class_set_offsets, catalogue.class_set_members, targets.cpu().numpy(),
