@@ -50,14 +50,13 @@ def class_set_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor 
 
 def predicted_sets(logits: torch.Tensor, target: str) -> torch.Tensor:
     """[T, C] bool: the classes a head predicts. A set head predicts each class whose sigmoid
-    passes 0.5; a primary head predicts its one most likely class."""
+    passes 0.5 and always its most likely one (every set it is scored on has a class, and most
+    genres are rarer than 1 in 2, so a threshold alone often predicts nothing); a primary head
+    predicts its one most likely class."""
     logits = logits.float()
-    if target == "set":
-        chosen = logits > 0
-    else:
-        best = logits[:, FIRST_CLASS:].argmax(1) + FIRST_CLASS
-        chosen = torch.zeros_like(logits, dtype=torch.bool)
-        chosen[torch.arange(len(logits), device=logits.device), best] = True
+    best = logits[:, FIRST_CLASS:].argmax(1) + FIRST_CLASS
+    chosen = logits > 0 if target == "set" else torch.zeros_like(logits, dtype=torch.bool)
+    chosen[torch.arange(len(logits), device=logits.device), best] = True
     chosen[:, :FIRST_CLASS] = False
     return chosen
 

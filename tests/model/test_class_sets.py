@@ -81,3 +81,5 @@ def test_set_targets_loss_and_predictions_by_hand():
     assert float(class_set_loss(logits, targets)) == pytest.approx(by_hand, rel=1e-6)
     assert predicted_sets(logits[:1], "set").tolist() == [[False, False, True, False, True]]
     assert predicted_sets(logits[:1], "primary").tolist() == [[False, False, True, False, False]]
+    unsure = torch.tensor([[9.0, 9.0, -2.0, -0.5, -1.0]])  # no class passes 0.5: the most likely one still counts
+    assert predicted_sets(unsure, "set").tolist() == [[False, False, False, True, False]]
