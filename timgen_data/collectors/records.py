@@ -14,13 +14,10 @@ class ItemRecord:
     categories: list[str]
     attributes: dict[str, Any]
     text: str | None = None
-    primary: str | None = None  # the source's rule for its primary class, where it has one
 
     @property
     def category(self) -> str | None:
-        """The primary class: ``primary`` where the collector chose one, else the first category listed by the source."""
-        if self.primary is not None:
-            return self.primary
+        """The primary class: the first category listed by the source."""
         return self.categories[0] if self.categories else None
 
 

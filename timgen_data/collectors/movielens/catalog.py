@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +167,17 @@ def parse_csv_catalog(folder: Path, *, strict: bool = False) -> Catalog:
     return catalog
 
 
+@dataclass(frozen=True)
+class MovieRecord(ItemRecord):
+    """A movie whose primary class is chosen by :func:`rarest_genre_primary`, not its first-listed genre."""
+
+    primary: str | None = None
+
+    @property
+    def category(self) -> str | None:
+        return self.primary
+
+
 def rarest_genre_primary(items: list[ItemRecord]) -> list[ItemRecord]:
     """Each movie with its rarest genre of the release as its primary class (ties: the one listed first).
 
@@ -181,7 +192,8 @@ def rarest_genre_primary(items: list[ItemRecord]) -> list[ItemRecord]:
     ['War', 'Action']
     """
     counts = Counter(g for item in items for g in set(item.categories))
-    return [replace(item, primary=min(item.categories, key=lambda g: counts[g])) if item.categories else item
+    return [MovieRecord(**{f.name: getattr(item, f.name) for f in fields(item)},
+                        primary=min(item.categories, key=lambda g: counts[g])) if item.categories else item
             for item in items]
 
 
