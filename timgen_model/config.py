@@ -68,6 +68,10 @@ class ModelConfig(Section):
     )
     vae: bool = Field(True, description="variational latent; off makes ℓ a deterministic projection")
     gap_buckets: int = Field(48, ge=2, description="buckets of the log(1+Δt) embedding")
+    class_target: Literal["set", "primary"] = Field(
+        "set", description="'set': the next item's class set (its genres), a sigmoid per class with binary "
+        "cross-entropy; 'primary': the interaction's single class, softmax with cross-entropy"
+    )
 
     @field_validator("fusion", mode="before")
     @classmethod
@@ -85,7 +89,7 @@ class ModelConfig(Section):
 
 
 class LossConfig(Section):
-    """Loss = reconstruction + β·KL + λ1·MSE(score) + λ2·CE(class)."""
+    """Loss = reconstruction + β·KL + λ1·MSE(score) + λ2·CE(class) (BCE over the class set by default)."""
 
     reconstruction: float = Field(1.0, ge=0.0, description="weight of next-item cross-entropy over all items")
     negatives: int = Field(
@@ -97,7 +101,7 @@ class LossConfig(Section):
     )
     kl_anneal_steps: int = Field(1000, ge=0, description="steps over which β rises linearly from 0")
     score: float = Field(0.5, ge=0.0, description="λ1, weight of the score MSE (on standardized scores)")
-    classification: float = Field(0.5, ge=0.0, description="λ2, weight of the class cross-entropy")
+    classification: float = Field(0.5, ge=0.0, description="λ2, weight of the class (set) cross-entropy")
 
     def beta_at(self, step: int) -> float:
         if self.kl_anneal_steps == 0:

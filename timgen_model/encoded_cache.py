@@ -37,7 +37,7 @@ from timgen_model.encoding import (
 from timgen_model.errors import ModelError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint
 
-FORMAT = 3  # 2: the calendar arrays (utc_offsets, holidays); 3: the texts' hashed n-grams (text_offsets, text_tokens)
+FORMAT = 4  # 2: the calendar arrays (utc_offsets, holidays); 3: the texts' hashed n-grams (text_offsets, text_tokens); 4: the class vocabulary holds every class of the items' class sets
 META = "meta.json"
 OWN = "own"  # the entry encoded with the dataset's own vocabularies
 _PARTIAL = ".partial-"

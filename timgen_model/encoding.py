@@ -26,7 +26,7 @@ from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitR
 from timgen_model.errors import DatasetError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint
 from timgen_model.texts import text_token_arrays
-from timgen_model.vocab import Vocabulary
+from timgen_model.vocab import UNK, Vocabulary
 
 ITEM_RESERVED = ("<pad>", "<unk>", "<bos>")
 BOS_ITEM = 2
@@ -136,6 +136,10 @@ class ItemCatalogue:
     classes: np.ndarray  # int64 class index per item
     modality_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # m → float32 [items, dim]
     modality_present: dict[str, np.ndarray] = field(default_factory=dict)  # m → bool [items]
+    # Each item's class set (the items config's ``classes``) as class indices, item i's being
+    # class_set_members[class_set_offsets[i]:class_set_offsets[i + 1]] (CSR: no [items, classes] matrix).
+    class_set_offsets: np.ndarray | None = None  # int64 [items + 1]
+    class_set_members: np.ndarray | None = None  # int64 [members]
 
     @property
     def modalities(self) -> tuple[str, ...]:
@@ -199,6 +203,7 @@ def build_vocabularies(data: ContractSource | ContractTables, *, batch_rows: int
     progress.finish("vocabularies")
     distinct["items"].update(source.items["item_id"].to_pylist())
     distinct["classes"].update(c for c in source.items["class"].to_pylist() if c)
+    distinct["classes"].update(c for c in pc.unique(pc.list_flatten(source.items["classes"])).to_pylist() if c)
     return Vocabularies(
         items=Vocabulary.build(distinct["items"], reserved=ITEM_RESERVED),
         **{name: Vocabulary.build(distinct[name]) for name in CODED if name != "items"},
@@ -320,6 +325,7 @@ def encode_catalogue(items: pa.Table, vocab: Vocabularies, modalities: tuple[str
         titles[i] = title or titles[i]
     classes = np.zeros(n, dtype=np.int64)
     classes[index] = vocab.classes.encode(items["class"].fill_null("").to_pylist())
+    set_offsets, set_members = _class_sets(items, index, n, vocab)
     vectors, present = {}, {}
     for m in modalities:
         column = items[embedding_column(m)]
@@ -336,7 +342,24 @@ def encode_catalogue(items: pa.Table, vocab: Vocabularies, modalities: tuple[str
         mask = np.zeros(n, dtype=bool)
         mask[index[valid]] = True
         vectors[m], present[m] = matrix, mask
-    return ItemCatalogue(titles, classes, vectors, present)
+    return ItemCatalogue(titles, classes, vectors, present, set_offsets, set_members)
+
+
+def _class_sets(items: pa.Table, index: np.ndarray, n: int, vocab: Vocabularies) -> tuple[np.ndarray, np.ndarray]:
+    """Every item index's class set, in CSR form (an item absent from the items config has none)."""
+    column = items["classes"]
+    lengths = pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    members = vocab.classes.encode(pc.list_flatten(column).to_pylist())
+    known = index > UNK  # an item the vocabulary does not know (a checkpoint's) has no place
+    per_item = np.zeros(n, dtype=np.int64)
+    per_item[index[known]] = lengths[known]
+    offsets = np.r_[0, np.cumsum(per_item)].astype(np.int64)
+    ordered = np.empty(int(offsets[-1]), dtype=np.int64)
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    for row in np.flatnonzero(known):  # rows of the items config into item-index order
+        i = index[row]
+        ordered[offsets[i]:offsets[i + 1]] = members[starts[row]:starts[row] + lengths[row]]
+    return offsets, ordered
 
 
 def encode_dataset(data: ContractTables | ContractSource, vocabularies: Vocabularies | None = None, *,

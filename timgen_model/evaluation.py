@@ -9,10 +9,11 @@ import numpy as np
 import torch
 
 from timgen_model.batches import SplitTensors, Windows, evaluation_windows
+from timgen_model.class_sets import FIRST_CLASS, predicted_sets, true_sets
 from timgen_model.encoding import EncodedDataset, EncodedSplit
 from timgen_model.heap import release_free_heap
 from timgen_model.metrics import (accuracy, distinct_items_per_target, intra_list_distances, macro_f1, mae,
-                                  ranking_metrics, rmse, target_ranks)
+                                  ranking_metrics, rmse, set_counts, set_f1, target_ranks)
 from timgen_model.model import TIMGen
 from timgen_model.processes import ONE_PROCESS, Processes
 from timgen_model.sampling import check_sampling, sample_latents
@@ -20,7 +21,7 @@ from timgen_model.vocab import PAD
 
 TOP_K = 10
 _PER_BATCH = ("ranks_all", "ranks_unseen", "predicted_scores", "true_scores", "predicted_classes", "true_classes",
-              "rows", "latents", "distinct", "list_distance", "sampled_hits")
+              "rows", "latents", "distinct", "list_distance", "sampled_hits", "set_counts")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,9 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
     0.071
     """
     model.eval()
+    catalogue = data.catalogue
+    if not len(model.class_set_offsets) and catalogue.class_set_offsets is not None:  # a checkpoint's network
+        model.attach_class_sets(catalogue.class_set_offsets, catalogue.class_set_members)
     split = data.splits[split_name]
     tensors = SplitTensors(split, data.score_mean, data.score_std)
     windows = evaluation_windows(split, model.config.max_len)
@@ -126,7 +130,15 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
         if predictions.class_logits is not None:
             logits_c = predictions.class_logits.float()
             logits_c[:, PAD] = float("-inf")
+            if model.config.class_target == "set":
+                logits_c[:, :FIRST_CLASS] = float("-inf")  # a set head never learns the reserved classes
             found["predicted_classes"].append(logits_c.argmax(1).cpu().numpy())
+            if catalogue.class_set_offsets is not None:
+                truth = true_sets(catalogue.class_set_offsets, catalogue.class_set_members, targets.cpu().numpy(),
+                                  logits_c.shape[1])
+                chosen = predicted_sets(predictions.class_logits, model.config.class_target).cpu().numpy()
+                has = truth.any(1)  # a target whose item has no class set is no multi-label case
+                found["set_counts"].append(set_counts(chosen[has], truth[has]))
         found["true_classes"].append(split.classes[positions].astype(np.int64))
         found["rows"].append(rows)
         found["latents"].append(encoded.mu[select].float().cpu().numpy())
@@ -155,6 +167,8 @@ def evaluate_network(model: TIMGen, data: EncodedDataset, split_name: str, *, ba
         metrics.update(accuracy=accuracy(pc[has], true_c[has]), macro_f1=macro_f1(pc[has], true_c[has]))
     else:
         metrics.update(accuracy=None, macro_f1=None)
+    micro, macro = set_f1(sum(found["set_counts"])) if found["set_counts"] else (None, None)
+    metrics.update(class_set_micro_f1=micro, class_set_macro_f1=macro)
     metrics.update(ranking_metrics(cat("ranks_all", int), cat("ranks_unseen", int), TOP_K))
     if diversity is not None:
         counts, distances, hits = cat("distinct"), cat("list_distance"), cat("sampled_hits")

@@ -34,7 +34,8 @@ from timgen_model.variants import masked_variant, variant_config
 RESULTS_JSON = "experiment.json"
 RESULTS_MARKDOWN = "experiment.md"
 COMPARISON_PNG = "comparison.png"
-COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen")
+COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "class_set_micro_f1", "class_set_macro_f1", "hr@10", "ndcg@10",
+           "hr@10_unseen", "ndcg@10_unseen")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import torch
 
 from timgen_model.batches import SplitTensors, history_window
 from timgen_model.checkpoint import Checkpoint, load_checkpoint
+from timgen_model.class_sets import FIRST_CLASS
 from timgen_model.contract import open_contract
 from timgen_model.encoded_cache import load_encoded
 from timgen_model.encoding import EncodedDataset, EncodedSplit
@@ -174,6 +175,10 @@ def _next_classes(checkpoint: Checkpoint, data: EncodedDataset, class_logits: to
         return []
     logits = class_logits[draw].clone()
     logits[PAD] = float("-inf")
-    probs = torch.softmax(logits, -1)
+    is_set = checkpoint.config.model.class_target == "set"
+    if is_set:
+        logits[:FIRST_CLASS] = float("-inf")  # reserved classes are never a set head's target
+    # A set head gives each class its own probability; a primary head one distribution.
+    probs = torch.sigmoid(logits) if is_set else torch.softmax(logits, -1)
     best = torch.topk(probs, min(3, len(probs) - 1))
     return [(data.vocabularies.classes.tokens[i], float(p)) for p, i in zip(best.values, best.indices)]

@@ -117,3 +117,32 @@ def intra_list_distances(lists: np.ndarray | torch.Tensor, vectors: torch.Tensor
     k = lists.shape[1]
     # The diagonal adds 1 − cos(x, x) = 0 (up to rounding), so the sum is over pairs of two items.
     return ((1.0 - cosine).sum((1, 2)) / (k * (k - 1))).double().numpy()
+
+
+def set_counts(predicted: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Per class, the true positives, false positives and false negatives of multi-label
+    predictions: ``predicted`` and ``actual`` are [T, C] bool; returns [3, C] int64.
+
+    Counts add up over batches (and processes), so the F1s of a whole split need no more
+    memory than one batch's sets.
+    """
+    predicted, actual = np.asarray(predicted, bool), np.asarray(actual, bool)
+    return np.stack([(predicted & actual).sum(0), (predicted & ~actual).sum(0), (~predicted & actual).sum(0)]).astype(np.int64)
+
+
+def set_f1(counts: np.ndarray) -> tuple[float | None, float | None]:
+    """Micro and macro F1 of multi-label predictions from :func:`set_counts`' [3, C] counts.
+
+    Micro pools every (target, class) decision; macro is the mean F1 over the classes that
+    occur among the true sets (as :func:`macro_f1`). None when no true set has a class.
+
+    >>> set_f1(np.array([[1, 0], [1, 0], [0, 1]]))  # class 0: 1 TP, 1 FP; class 1: 1 FN
+    (0.5, 0.3333333333333333)
+    """
+    tp, fp, fn = (np.asarray(c, np.int64) for c in counts)
+    occurring = (tp + fn) > 0
+    if not occurring.any():
+        return None, None
+    micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum())
+    per_class = 2 * tp[occurring] / (2 * tp[occurring] + fp[occurring] + fn[occurring])
+    return float(micro), float(per_class.mean())

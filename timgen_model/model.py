@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from timgen_model.batches import Batch
+from timgen_model.class_sets import class_set_loss, class_set_targets
 from timgen_model.config import LossConfig, ModelConfig
 from timgen_model.encoding import HOLIDAY_UNKNOWN, ITEM_RESERVED
 from timgen_model.vocab import PAD
@@ -215,10 +216,19 @@ class TIMGen(nn.Module):
         self.score_item_bias = nn.Embedding(spec.num_items, 1)
         nn.init.zeros_(self.score_item_bias.weight)
         self.class_head = nn.Linear(k, spec.num_classes)
+        # The items' class sets (CSR), targets of a 'set' class head; not saved: they come from the dataset.
+        self.register_buffer("class_set_offsets", torch.zeros(0, dtype=torch.long), persistent=False)
+        self.register_buffer("class_set_members", torch.zeros(0, dtype=torch.long), persistent=False)
         self.apply(self._init_weights)
         if config.vae:
             # σ starts small (softplus(-4) ≈ 0.018) so early training is not drowned in sampling noise.
             nn.init.constant_(self.sigma.bias, -4.0)
+
+    def attach_class_sets(self, offsets, members) -> None:
+        """Give the network each item's class set (the catalogue's CSR arrays), the 'set' head's targets."""
+        device = self.class_set_offsets.device
+        self.class_set_offsets = torch.as_tensor(offsets, dtype=torch.long, device=device)
+        self.class_set_members = torch.as_tensor(members, dtype=torch.long, device=device)
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -416,7 +426,14 @@ class TIMGen(nn.Module):
             if known.any():
                 parts["score_mse"] = F.mse_loss(predictions.scores[known], batch.target_scores[select][known])
                 total = total + weights.score * parts["score_mse"]
-        if predictions.class_logits is not None:
+        if predictions.class_logits is not None and self.config.class_target == "set":
+            if len(self.class_set_offsets):
+                sets = class_set_targets(self.class_set_offsets, self.class_set_members, targets, self.spec.num_classes)
+                set_loss = class_set_loss(predictions.class_logits, sets)
+                if set_loss is not None:
+                    parts["class_bce"] = set_loss
+                    total = total + weights.classification * parts["class_bce"]
+        elif predictions.class_logits is not None:
             classes = batch.target_classes[select]
             classes = torch.where(classes != PAD, classes, torch.full_like(classes, IGNORE))
             if (classes != IGNORE).any():

@@ -80,11 +80,14 @@ def data_spec(data: EncodedDataset, config: ModelConfig | None = None) -> DataSp
 
 def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
     catalogue = data.catalogue
-    return TIMGen(
+    network = TIMGen(
         config.model, data_spec(data, config.model),
         {m: torch.as_tensor(v) for m, v in catalogue.modality_vectors.items()},
         {m: torch.as_tensor(p) for m, p in catalogue.modality_present.items()},
     )
+    if catalogue.class_set_offsets is not None:
+        network.attach_class_sets(catalogue.class_set_offsets, catalogue.class_set_members)
+    return network
 
 
 def _accelerator(config: RunConfig):

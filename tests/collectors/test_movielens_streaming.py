@@ -22,14 +22,14 @@ from timgen_data.store import Store, fetch_rows
 PINNED = {
     "100k": {
         "users": "f4eb4089d09c9432ba258973a1a5996f9674270a1b787c9ec9c075939ec16089",
-        "items": "92c61a41f16437428a77e9a5348f89c9efdd3b6e701f4b97b5ed0f0d4bb1a15a",
+        "items": "46f4f2353c3bb2bb75f06b06c06f26c69d7b9bf138ca408fa5d7ec14ef09a46b",
         "item_links": "4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945",
         "interactions": "be87a99b2d8a65ecced709787763c0958dc519b795060deb74123478782d938e",
         "sources": "2a3707413cffc3288c4d177ba12ad60091728dae73f835374c4b057c1cdb7962",
     },
     "latest-small": {
         "users": "e1b12d720953886c4c0f1b06d515fe761150d5ab4af74f35daa2e4a8429e0895",
-        "items": "da826c0c0752ea25fdbb26f22c758ad38c6b7473fb64eb79f4dfa8fab62e956c",
+        "items": "1544ec45b6dfc09ee7ddda0d4af2b1b6ee8cebe0c24480a68517a2bc100d68fc",
         "item_links": "aa622df819fa7b7dbe894c4da2fbcba9dd985926234e87382fd758eb83882533",
         "interactions": "c1583c8e699ec6e837ea42321ddef4de1478cc4aa3f3e194cf946e0589534574",
         # Its counts hold the tag interactions too (1,247 of them), stored since.

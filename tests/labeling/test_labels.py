@@ -28,7 +28,7 @@ def test_movie_score_is_the_rating_and_class_the_genre():
 def test_ecommerce_formula_by_hand():
     w = EcommerceWeights(alpha=1, beta=2, gamma=4, delta=0.5, session_gap=1800)
     result = ecommerce_labels(frame([
-        # session 1 for (u1, i10): click → cart → purchase → comment: 1 + 2 + 4 + 0.5 = 7.5
+        # session 1 for (u1, i10): click → cart → purchase → comment: 1, 1 + 2, 1 + 2 + 4, 1 + 2 + 4 + 0.5
         (1, 1, 10, 0, "click", None, None, "Books"),
         (2, 1, 10, 60, "cart", None, None, "Books"),
         (3, 1, 10, 120, "purchase", None, None, "Books"),
@@ -40,14 +40,14 @@ def test_ecommerce_formula_by_hand():
         (7, 1, 10, 7700, "cart", None, None, "Books"),
     ]), w)
     scores = dict(zip(result["interaction_id"], result["score"]))
-    assert scores == {1: 7.5, 2: 7.5, 3: 7.5, 4: 7.5, 5: 1.0, 6: 3.0, 7: 3.0}
+    assert scores == {1: 1.0, 2: 3.0, 3: 7.0, 4: 7.5, 5: 1.0, 6: 1.0, 7: 3.0}  # each up to its own time
     assert set(result["class"]) == {"Books", "Toys"}
 
 
 def test_video_formula_by_hand():
     w = VideoWeights(lambda1=1, lambda2=0.5, lambda3=0.25, lambda4=2, session_gap=1800)
     result = video_labels(frame([
-        # watched 30 + 60 of a 120 s video (0.75), liked and shared: 0.75 + 0.5 + 2 = 3.25
+        # watched 30, then 30 + 60 of a 120 s video (0.25, 0.75), then liked (+0.5) and shared (+2)
         (1, 1, 10, 0, "view", 30.0, 120.0, "Music"),
         (2, 1, 10, 40, "view", 60.0, 120.0, "Music"),
         (3, 1, 10, 100, "like", None, None, "Music"),
@@ -57,7 +57,7 @@ def test_video_formula_by_hand():
         (6, 2, 11, 10, "comment", None, None, "Gaming"),
     ]), w)
     scores = dict(zip(result["interaction_id"], result["score"]))
-    assert scores == {1: 3.25, 2: 3.25, 3: 3.25, 4: 3.25, 5: 1.25, 6: 1.25}
+    assert scores == {1: 0.25, 2: 0.75, 3: 1.25, 4: 3.25, 5: 1.0, 6: 1.25}  # each up to its own time
 
 
 def test_weights_file_validation(tmp_path):
@@ -98,7 +98,7 @@ def test_label_store_is_incremental_and_follows_weight_changes(store):
     assert changed.recomputed_all
     with store.begin() as conn:
         scores = {s for (s,) in fetch_rows(conn, "SELECT score FROM labels WHERE scenario = 'ecommerce'")}
-    assert scores == {11.0}
+    assert scores == {1.0, 11.0}  # the click, then click + purchase
 
 
 def test_label_errors(store):

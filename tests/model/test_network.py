@@ -45,7 +45,7 @@ def test_shapes_and_every_used_parameter_gets_a_gradient(multimodal):
     assert encoded.latent.shape == (B, L, 8)
     assert encoded.alpha.shape == (B, L, 3) and encoded.modalities == ("item", "text", "image")
     loss, parts = model.loss(batch, config.loss, step=10)
-    assert set(parts) >= {"reconstruction", "kl", "score_mse", "class_ce", "loss"}
+    assert set(parts) >= {"reconstruction", "kl", "score_mse", "class_bce", "loss"}  # the class set by default
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert missing == []

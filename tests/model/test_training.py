@@ -41,7 +41,8 @@ def test_training_writes_checkpoint_metrics_and_plots(tiny_run):
     out, result = tiny_run
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["targets"] == 40
-    for key in ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen"):
+    for key in ("rmse", "mae", "accuracy", "macro_f1", "class_set_micro_f1", "class_set_macro_f1", "hr@10", "ndcg@10",
+                "hr@10_unseen", "ndcg@10_unseen"):
         assert metrics["test"][key] is not None, key
     for name in ("loss_curves.png", "modality_weights.png", "latent_map.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -53,7 +54,7 @@ def test_loss_falls_on_a_tiny_corpus(tiny_run):
     first, last = result.history[0], result.history[-1]
     assert last["train_loss"] < first["train_loss"] * 0.95
     # Every supervised part learns, not just the sum.
-    for part in ("train_reconstruction", "train_score_mse", "train_class_ce"):
+    for part in ("train_reconstruction", "train_score_mse", "train_class_bce"):
         assert last[part] < first[part], part
 
 
@@ -164,3 +165,23 @@ def test_config_rejects_unknown_keys_and_bad_values(tmp_path):
 def test_missing_checkpoint_says_how_to_make_one(tmp_path):
     with pytest.raises(CheckpointError, match="timgen-data train"):
         load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_from_before_class_sets_keeps_its_single_class_head(tiny_run, tiny_dataset, tmp_path):
+    out, _ = tiny_run
+    payload = torch.load(out / BEST, map_location="cpu", weights_only=True)
+    assert payload["config"]["model"].pop("class_target") == "set"
+    older = tmp_path / "older.pt"
+    torch.save(payload, older)
+    checkpoint = load_checkpoint(older)
+    assert checkpoint.config.model.class_target == "primary"
+    data = encode_dataset(read_contract(tiny_dataset), checkpoint.vocabularies)
+    metrics = evaluate_network(checkpoint.build_model(), data, "test").metrics
+    assert metrics["accuracy"] is not None and metrics["class_set_micro_f1"] is not None
+
+
+def test_the_single_class_head_stays_reachable(tiny_dataset, tmp_path):
+    config = load_run_config(None, TINY + ["train.epochs=2", "model.class_target=primary"])
+    result = train(tiny_dataset, tmp_path / "primary", config)
+    assert "train_class_ce" in result.history[-1] and "train_class_bce" not in result.history[-1]
+    assert json.loads((tmp_path / "primary" / "metrics.json").read_text())["test"]["class_set_micro_f1"] is not None

@@ -14,6 +14,14 @@ from timgen_data.labeling.spark_engine import label_store_spark
 from timgen_data.store import fetch_rows, label_run_unfinished
 
 
+# Events of one second, stored in both orders (ids): each step sees the whole second.
+SAME_SECOND = [("tie", "p1", 50, "view", 10.1, 60.0), ("tie", "p1", 50, "like", None, None),
+               ("tie", "p1", 50, "click", None, None), ("tie", "p1", 50, "cart", None, None),
+               ("tie", "p2", 70, "like", None, None), ("tie", "p2", 70, "view", 33.3, 47.3),
+               ("tie", "p2", 70, "purchase", None, None), ("tie", "p2", 70, "click", None, None),
+               ("tie", "p2", 75, "view", 0.7, 60.0), ("tie", "p2", 75, "share", None, None)]
+
+
 def stored_labels(store, scenario: str) -> dict[int, tuple[float, str | None]]:
     with store.begin() as conn:
         rows = fetch_rows(conn, "SELECT interaction_id, score, class FROM labels WHERE scenario = :s", {"s": scenario})
@@ -37,7 +45,7 @@ def local_then_spark(store, spark, workdir, scenario, weights=WEIGHTS):
 
 @pytest.mark.parametrize("scenario", ["ecommerce", "video", "movie"])
 def test_spark_labels_equal_local_labels_for_every_action(store, spark, workdir, scenario):
-    add_events(store, event_log(range(15), seed=3) + BINGE)
+    add_events(store, event_log(range(15), seed=3) + BINGE + SAME_SECOND)
     local, local_report, labels, report = local_then_spark(store, spark, workdir, scenario)
     assert len({cls for _, cls in local.values()}) > 2 and len(local) > 20  # the log exercises the formula
     assert labels == local  # exact: every float to the bit

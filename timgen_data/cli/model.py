@@ -18,7 +18,8 @@ from timgen_data.cli.progress import RichProgress
 from timgen_data.cli.render import console, print_json, print_mapping, print_records
 from timgen_common.output_folder import protected_folders
 
-METRIC_COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "hr@10", "ndcg@10", "hr@10_unseen", "ndcg@10_unseen")
+METRIC_COLUMNS = ("rmse", "mae", "accuracy", "macro_f1", "class_set_micro_f1", "class_set_macro_f1", "hr@10", "ndcg@10",
+                  "hr@10_unseen", "ndcg@10_unseen")
 
 
 def _round(value: Any) -> Any:

@@ -2,6 +2,11 @@
 
 Input frame columns: ``id, user_id, item_id, ts, action, value, duration, category``.
 Output frame: ``interaction_id, score, class`` for the interactions the scenario labels.
+
+The e-commerce and video scores are causal: an interaction's score counts only the events
+of its (user, item, session) engagement at or before its own time, so a click followed by
+a purchase does not carry the purchase (a model that reads past scores would otherwise
+read the future).
 """
 
 from __future__ import annotations
@@ -38,38 +43,58 @@ def _sessions(frame: pd.DataFrame, gap: int) -> pd.Series:
     return (new_user | idle).cumsum().reindex(frame.index)
 
 
+def _causal(frame: pd.DataFrame, values: np.ndarray, keys: list[str], op: np.ufunc, start: float) -> pd.Series:
+    """Each row's running ``op`` (np.add, np.fmax) of its group's ``values`` over the rows at or before its time.
+
+    A row sees every row of its group whose ``ts`` is at most its own, those of the same
+    second included: events stamped alike are simultaneous, and no order among them is
+    known. A later event never changes an earlier row's result. The terms are taken one by
+    one in time then id order, so a sum adds them as Spark's running window sum does (the
+    Spark engine's scores must be the same floats to the bit).
+    """
+    n = len(frame)
+    if n == 0:
+        return pd.Series(start, index=frame.index, dtype=float)
+    order = np.lexsort((frame["id"].to_numpy(), frame["ts"].to_numpy(), *(frame[k].to_numpy() for k in reversed(keys))))
+    grouped_keys = frame[keys].to_numpy()[order]
+    new_group = np.r_[True, (grouped_keys[1:] != grouped_keys[:-1]).any(axis=1)]
+    starts = np.flatnonzero(new_group)
+    lengths = np.diff(np.r_[starts, n])
+    ordered = np.asarray(values, dtype=float)[order]
+    running, out = np.full(len(starts), start), np.empty(n)
+    # Step k takes the k-th term of every group at once: a loop as long as the longest group,
+    # each group's terms combined strictly in order.
+    for k in range(int(lengths.max())):
+        alive = np.flatnonzero(lengths > k)
+        rows = starts[alive] + k
+        running[alive] = op(running[alive], ordered[rows])
+        out[rows] = running[alive]
+    # Rows of one second share the value of the last of them.
+    ts = frame["ts"].to_numpy()[order]
+    block_end = np.r_[new_group[1:] | (ts[1:] != ts[:-1]), True]
+    last = np.flatnonzero(block_end)
+    out = out[np.repeat(last, np.diff(np.r_[-1, last]))]
+    per_row = np.empty(n)
+    per_row[order] = out
+    return pd.Series(per_row, index=frame.index)
+
+
 def _group_indicators(frame: pd.DataFrame, gap: int, actions: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """``frame``'s rows of ``actions`` with their session and a causal ``has_<action>`` each:
+    1.0 when the (user, item, session) engagement had that action at or before the row's time."""
     frame = frame[frame["action"].isin(actions)].copy()
     frame["session"] = _sessions(frame, gap)
     keys = ["user_id", "item_id", "session"]
     for action in actions:
-        frame[f"has_{action}"] = (frame["action"] == action).astype(float)
-        frame[f"has_{action}"] = frame.groupby(keys)[f"has_{action}"].transform("max")
+        happened = (frame["action"] == action).to_numpy(dtype=float)
+        frame[f"has_{action}"] = _causal(frame, happened, keys, np.fmax, 0.0)
     return frame, keys
 
 
-def _ordered_group_sum(frame: pd.DataFrame, values: pd.Series, keys: list[str]) -> pd.Series:
-    """Each row's group total of ``values``, added in time order (then id order).
-
-    A group's total depends on that group's values alone, not on which other rows share the
-    frame: ``label`` computes chunks of users, and a chunk must give the bits one frame of
-    all users gives. (pandas' grouped sum does not promise that: its last bit can change
-    with the group's place among the others.)
-    """
-    if frame.empty:
-        return pd.Series(0.0, index=frame.index)
-    order = np.lexsort((frame["id"].to_numpy(), frame["ts"].to_numpy(), *(frame[k].to_numpy() for k in reversed(keys))))
-    grouped_keys = frame[keys].to_numpy()[order]
-    starts = np.flatnonzero(np.r_[True, (grouped_keys[1:] != grouped_keys[:-1]).any(axis=1)])
-    totals = np.add.reduceat(values.to_numpy(dtype=float)[order], starts)
-    per_row = np.empty(len(order))
-    per_row[order] = np.repeat(totals, np.diff(np.r_[starts, len(order)]))
-    return pd.Series(per_row, index=frame.index)
-
-
 def ecommerce_labels(frame: pd.DataFrame, weights: EcommerceWeights) -> pd.DataFrame:
-    """y_score = α·click + β·cart + γ·purchase + δ·comment, each 1 if it happened for
-    this (user, item) within the session; every interaction of the group gets the score."""
+    """y_score = α·click + β·cart + γ·purchase + δ·comment, each 1 if it happened for this
+    (user, item) within the session at or before the interaction's time (causal: a click
+    followed by a purchase scores α, the purchase α + γ)."""
     grouped, _ = _group_indicators(frame, weights.session_gap, ECOMMERCE_ACTIONS)
     score = (
         weights.alpha * grouped["has_click"] + weights.beta * grouped["has_cart"]
@@ -80,12 +105,15 @@ def ecommerce_labels(frame: pd.DataFrame, weights: EcommerceWeights) -> pd.DataF
 
 def video_labels(frame: pd.DataFrame, weights: VideoWeights) -> pd.DataFrame:
     """y_score = λ1·min(watched / length, 1) + λ2·like + λ3·comment + λ4·share per
-    (user, item, session); watched seconds are the summed ``value`` of ``view`` events and
-    the length is their ``duration``."""
+    (user, item, session), over the session's events at or before the interaction's time;
+    watched seconds are the summed ``value`` of ``view`` events and the length is their
+    ``duration`` (the largest seen so far)."""
     grouped, keys = _group_indicators(frame, weights.session_gap, VIDEO_ACTIONS)
-    views = grouped["action"] == "view"
-    watched = _ordered_group_sum(grouped, grouped["value"].where(views, 0.0).fillna(0.0), keys)
-    length = grouped["duration"].where(views).groupby([grouped[k] for k in keys]).transform("max")
+    views = (grouped["action"] == "view").to_numpy()
+    seconds = np.where(views, grouped["value"].fillna(0.0).to_numpy(dtype=float), 0.0)
+    watched = _causal(grouped, seconds, keys, np.add, 0.0)
+    durations = np.where(views, grouped["duration"].to_numpy(dtype=float), np.nan)
+    length = _causal(grouped, durations, keys, np.fmax, np.nan)
     fraction = np.clip((watched / length).replace([np.inf, -np.inf], np.nan).fillna(0.0), 0.0, 1.0)
     score = (
         weights.lambda1 * fraction + weights.lambda2 * grouped["has_like"]

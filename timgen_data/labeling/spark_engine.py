@@ -5,12 +5,13 @@ that every score is the same float to the bit:
 
 - a session starts at a user's first interaction (of the scenario's actions, in time then
   id order) and after every gap longer than ``session_gap`` (a window over the user);
-- ``has_<action>`` is 1.0 when the (user, item, session) group has that action (a window max);
+- ``has_<action>`` is 1.0 when the (user, item, session) group had that action at or before
+  the row's time (a window max over the rows up to the row's second, ties included);
 - scores add their terms in the order the local formulas write them;
-- a video's watched seconds are the group's view seconds summed in time order by numpy, as
-  the local engine sums them (``np.add.reduceat`` adds in a pairwise order of its own, which
-  no Spark aggregate reproduces): Spark gathers each group's terms in order, a vectorised
-  Python UDF sums them.
+- a video's watched seconds are the group's view seconds up to the row's second, a running
+  window sum over the rows in time then id order (one term after the other, as the local
+  engine adds them), read at the last row of the row's second; its length the largest view
+  duration up to the row's second.
 
 The run's bookkeeping is ``run.py``'s: the same incremental choice of users, the same
 "writing" note in the first transaction that writes labels, the same cursor when done. The
@@ -101,7 +102,7 @@ def spark_labels(scenario: str, interactions: DataFrame, items: DataFrame, weigh
 
 
 def _with_sessions(frame: DataFrame, gap: int, actions: tuple[str, ...]) -> DataFrame:
-    """``frame`` with its session number per user and a ``has_<action>`` column per action."""
+    """``frame`` with its session number per user and a causal ``has_<action>`` column per action."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -110,10 +111,16 @@ def _with_sessions(frame: DataFrame, gap: int, actions: tuple[str, ...]) -> Data
     starts = (previous.isNull() | ((F.col("ts") - previous) > gap)).cast("long")
     frame = frame.withColumn("starts", starts).withColumn(
         "session", F.sum("starts").over(in_time.rowsBetween(Window.unboundedPreceding, Window.currentRow)))
-    group = Window.partitionBy(*_GROUP)
     for action in actions:
-        frame = frame.withColumn(f"has_{action}", F.max((F.col("action") == action).cast("double")).over(group))
+        frame = frame.withColumn(f"has_{action}", F.max((F.col("action") == action).cast("double")).over(_so_far()))
     return frame
+
+
+def _so_far():
+    """A group's rows at or before the row's time, those of the same second included."""
+    from pyspark.sql import Window
+
+    return Window.partitionBy(*_GROUP).orderBy("ts").rangeBetween(Window.unboundedPreceding, Window.currentRow)
 
 
 def _ecommerce(frame: DataFrame, weights: EcommerceWeights) -> DataFrame:
@@ -132,31 +139,15 @@ def _video(frame: DataFrame, weights: VideoWeights) -> DataFrame:
     grouped = _with_sessions(frame, weights.session_gap, VIDEO_ACTIONS)
     views = F.col("action") == "view"
     seconds = F.when(views, F.coalesce(F.col("value"), F.lit(0.0))).otherwise(F.lit(0.0))
-    # Every row of the group is a term (0.0 for a row that is not a view): numpy's pairwise
-    # order depends on the number of terms, so the local engine's zeros are kept too.
-    terms = F.array_sort(F.collect_list(F.struct(F.col("ts"), F.col("id"), seconds.alias("seconds"))))
-    watched = (grouped.groupBy(*_GROUP)
-               .agg(_ordered_sum()(F.transform(terms, lambda term: term["seconds"])).alias("watched")))
-    length = F.max(F.when(views, F.col("duration"))).over(Window.partitionBy(*_GROUP))
-    grouped = grouped.withColumn("length", length).join(watched, _GROUP)
+    # A rows frame in (ts, id) order adds one term after the other; the rows of one second
+    # then all take the sum at the last of them (the one with the largest id).
+    in_order = Window.partitionBy(*_GROUP).orderBy("ts", "id").rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    grouped = grouped.withColumn("running", F.sum(seconds).over(in_order))
+    same_second = Window.partitionBy(*_GROUP, "ts")
+    grouped = grouped.withColumn("watched", F.max_by("running", "id").over(same_second))
+    grouped = grouped.withColumn("length", F.max(F.when(views, F.col("duration"))).over(_so_far()))
     ratio = F.when(F.col("length").isNotNull() & (F.col("length") != 0), F.col("watched") / F.col("length"))
     fraction = F.greatest(F.lit(0.0), F.least(F.coalesce(ratio, F.lit(0.0)), F.lit(1.0)))
     score = (F.lit(weights.lambda1) * fraction + F.lit(weights.lambda2) * F.col("has_like")
              + F.lit(weights.lambda3) * F.col("has_comment") + F.lit(weights.lambda4) * F.col("has_share"))
     return grouped.withColumn("score", score)
-
-
-def _ordered_sum():
-    """:func:`sum_in_order` as a vectorised Spark UDF (made when needed: PySpark is optional)."""
-    from pyspark.sql.functions import pandas_udf
-
-    return pandas_udf(sum_in_order, "double")
-
-
-def sum_in_order(terms: pd.Series) -> pd.Series:
-    """Each array's sum as ``scenarios._ordered_group_sum`` adds a group's terms (``np.add.reduceat``)."""
-    if terms.empty:
-        return pd.Series([], dtype=float)
-    lengths = terms.map(len).to_numpy()
-    flat = np.concatenate([np.asarray(t, dtype=float) for t in terms])
-    return pd.Series(np.add.reduceat(flat, np.r_[0, np.cumsum(lengths)[:-1]]))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,7 @@ def parse_100k_catalog(folder: Path, *, strict: bool = False) -> Catalog:
         catalog.users.append(
             UserRecord(uid, {"age": int(age), "gender": GENDERS[gender], "occupation": occupation, "zip": zip_code})
         )
+    catalog.items = rarest_genre_primary(catalog.items)
     return catalog
 
 
@@ -140,6 +142,7 @@ def parse_dat_catalog(folder: Path, *, strict: bool = False) -> Catalog:
                 "occupation": OCCUPATIONS[int(occupation)],
                 "zip": zip_code,
             }))
+    catalog.items = rarest_genre_primary(catalog.items)
     return catalog
 
 
@@ -160,7 +163,38 @@ def parse_csv_catalog(folder: Path, *, strict: bool = False) -> Catalog:
                 catalog.links.append(LinkRecord(mid, "imdb", f"tt{int(imdb):07d}"))
             if tmdb:
                 catalog.links.append(LinkRecord(mid, "tmdb", str(int(tmdb))))
+    catalog.items = rarest_genre_primary(catalog.items)
     return catalog
+
+
+@dataclass(frozen=True)
+class MovieRecord(ItemRecord):
+    """A movie whose primary class is chosen by :func:`rarest_genre_primary`, not its first-listed genre."""
+
+    primary: str | None = None
+
+    @property
+    def category(self) -> str | None:
+        return self.primary
+
+
+def rarest_genre_primary(items: list[ItemRecord]) -> list[ItemRecord]:
+    """Each movie with its rarest genre of the release as its primary class (ties: the one listed first).
+
+    MovieLens lists a movie's genres in the alphabetical order of its genre list, so the
+    first-listed one says nothing (Action for every Action movie); the rarest one is the most
+    specific (Toy Story: Animation rather than Children's or Comedy; a Film-Noir thriller:
+    Film-Noir). Counted over the whole release, which a collect reads at once, so the choice
+    never depends on what else the store holds. The genre list itself keeps the source's order.
+
+    >>> [i.category for i in rarest_genre_primary([ItemRecord("1", None, None, ["Action", "War"], {}),
+    ...                                            ItemRecord("2", None, None, ["Action"], {})])]
+    ['War', 'Action']
+    """
+    counts = Counter(g for item in items for g in set(item.categories))
+    return [MovieRecord(**{f.name: getattr(item, f.name) for f in fields(item)},
+                        primary=min(item.categories, key=lambda g: counts[g])) if item.categories else item
+            for item in items]
 
 
 def _genre_list(genres: str) -> list[str]:
