@@ -73,6 +73,7 @@ def render_card(
         _table(["modality", "encoder", "dim", "items with a vector"],
                [[m, e["encoder"], e["dim"], e["items"]] for m, e in encoders.items()])
         if encoders else "No modality vectors yet (`timgen-data align features` adds them).",
+        _pooling_note(encoders),
         "\n## Dataset format\n",
         "`interactions`: one row per user and split with `user_id`, chronological `item_ids`, `timestamps` "
         "(UTC epoch seconds), `actions`, `devices`/`platforms`/`geos` (\"\" = unknown), `scores` (y_score), "
@@ -97,6 +98,18 @@ def _license(source: dict[str, Any]) -> str | None:
     """The registry's terms for the source; the recorded ones for a collector it does not know."""
     registered = SOURCES.get(source["collector"])
     return registered.license_of(source["variant"]) if registered else source["license"]
+
+
+def _pooling_note(encoders: dict[str, dict[str, Any]]) -> str:
+    """What the pooling after `#` in a text encoder's name means (nothing when no encoder names one)."""
+    pooled = {m: str(e["encoder"]).partition("#")[2].partition("@")[0] for m, e in encoders.items()
+              if "#" in str(e["encoder"])}
+    if not pooled:
+        return ""
+    return ("\nAfter `#`, how the model's token vectors became one vector per item: " + "; ".join(
+        f"{m}: `{p}`" for m, p in pooled.items()) + " (`cls` = the [CLS] token; `mean` = the mean over the "
+        "real, unpadded tokens; `max` = their element-wise maximum; `+normalize` = scaled to unit length, so a "
+        "dot product is a cosine).\n")
 
 
 def _left_out_note(statistics: dict[str, Any], parameters: dict[str, Any]) -> str:
