@@ -55,6 +55,7 @@ def hand_vectors(folder, texts: list[str]) -> np.ndarray:
 
 
 def test_the_real_minilm_encodes_item_text_through_align_features(tmp_path, cache):
+    # On CPU: float32 throughout, like the hand computation (CUDA runs under bfloat16 autocast).
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     store = Store.open(f"sqlite:///{data_dir / 'store.sqlite'}")
@@ -64,7 +65,7 @@ def test_the_real_minilm_encodes_item_text_through_align_features(tmp_path, cach
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["--data-dir", str(data_dir), "align", "features", "--encoder",
                                  "text=hf:all-minilm-l6-v2", "--encoder", "image=none", "--encoder", "video=none",
-                                 "--encoder", "audio=none", "--batch-size", "4", "--json"])
+                                 "--encoder", "audio=none", "--batch-size", "4", "--device", "cpu", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["text"]
     assert report["computed"] == len(ITEMS) and report["dim"] == 384

@@ -75,7 +75,7 @@ def hand_states(folder: Path, texts: list[str]):
 
 def test_mean_pooling_with_normalisation_as_a_sentence_folder_prescribes(bert, tmp_path):
     folder = sentence_folder(bert, tmp_path / "st", MEAN)
-    encoder = load_hf_encoder(str(folder), "text", batch_size=2)  # padded batches of mixed lengths
+    encoder = load_hf_encoder(str(folder), "text", batch_size=2, device="cpu")  # padded batches, mixed lengths
     assert encoder.name == f"hf:{folder.resolve()}#mean+normalize" and encoder.dim == DIM
     vectors = encoder.encode(TEXTS)
     expected = np.stack([torch.nn.functional.normalize(s.mean(dim=0), dim=0).numpy()
@@ -83,14 +83,14 @@ def test_mean_pooling_with_normalisation_as_a_sentence_folder_prescribes(bert, t
     np.testing.assert_allclose(vectors, expected, atol=1e-5, rtol=0)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # The same weights without a sentence-transformers layout: the [CLS] token, as BERT prescribes.
-    cls = load_hf_encoder(str(bert), "text").encode(TEXTS)
+    cls = load_hf_encoder(str(bert), "text", device="cpu").encode(TEXTS)
     np.testing.assert_allclose(cls, np.stack([s[0].numpy() for s in hand_states(bert, TEXTS)]), atol=1e-5)
     assert not np.allclose(cls, vectors, atol=1e-3)
 
 
 def test_several_modes_concatenate_in_sentence_transformers_order(bert, tmp_path):
     folder = sentence_folder(bert, tmp_path / "st", {"pooling_mode": ["cls", "max"]}, normalize=False)
-    encoder = load_hf_encoder(str(folder), "text")
+    encoder = load_hf_encoder(str(folder), "text", device="cpu")  # float32, like the hand computation
     assert encoder.name.endswith("#cls+max") and encoder.dim == 2 * DIM
     vectors = encoder.encode(TEXTS)
     states = hand_states(folder, TEXTS)
