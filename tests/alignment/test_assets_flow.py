@@ -247,7 +247,7 @@ def test_cli_assets_and_features(tmp_path, media_server):
                                  "--image", "none", "--video", "none", "--audio", "none", "--json"])
     assert result.exit_code == 0, result.output
     hf = json.loads(result.stdout)["text"]
-    assert hf["computed"] == 6 and hf["encoder"].startswith(f"hf:{bert.resolve()}@") and hf["dim"] == 32
+    assert hf["computed"] == 6 and hf["encoder"].startswith(f"hf:{bert.resolve()}#cls@") and hf["dim"] == 32
 
 
 def test_bytes_encoded_in_an_earlier_run_are_not_encoded_again(sqlite_store, media_server, tmp_path):

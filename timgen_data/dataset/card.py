@@ -71,7 +71,7 @@ def render_card(
         f"Time span (UTC epoch seconds): {statistics['time_span']}.\n" + _left_out_note(statistics, parameters),
         "## Item features\n",
         _table(["modality", "encoder", "dim", "items with a vector"],
-               [[m, e["encoder"], e["dim"], e["items"]] for m, e in encoders.items()])
+               [[m, e["encoder"], e["dim"], e["items"]] for m, e in encoders.items()]) + _pooling_note(encoders)
         if encoders else "No modality vectors yet (`timgen-data align features` adds them).",
         "\n## Dataset format\n",
         "`interactions`: one row per user and split with `user_id`, chronological `item_ids`, `timestamps` "
@@ -99,6 +99,19 @@ def _license(source: dict[str, Any]) -> str | None:
     """The registry's terms for the source; the recorded ones for a collector it does not know."""
     registered = SOURCES.get(source["collector"])
     return registered.license_of(source["variant"]) if registered else source["license"]
+
+
+def _pooling_note(encoders: dict[str, dict[str, Any]]) -> str:
+    """What the pooling after `#` in a text encoder's name means (nothing when no encoder names one)."""
+    # A key is name@version and a text encoder's name ends in #pooling; a model path may hold either sign.
+    names = {m: str(e["encoder"]).rpartition("@")[0] for m, e in encoders.items()}
+    pooled = {m: name.rpartition("#")[2] for m, name in names.items() if "#" in name}
+    if not pooled:
+        return ""
+    return ("\n\nAfter `#`, how the model's token vectors became one vector per item: " + "; ".join(
+        f"{m}: `{p}`" for m, p in pooled.items()) + " (`cls` = the [CLS] token; `mean` = the mean over the "
+        "real, unpadded tokens; `max` = their element-wise maximum; `+normalize` = scaled to unit length, so a "
+        "dot product is a cosine).")
 
 
 def _left_out_note(statistics: dict[str, Any], parameters: dict[str, Any]) -> str:

