@@ -23,6 +23,7 @@ A benchmark, not a test: it installs from the package index and trains for minut
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -55,6 +56,7 @@ PEERS = {  # name → (venv, runner, model argument)
     "ALS BiasedMF": ("lenskit", "lenskit_runner.py", "als"),
     "Bias": ("lenskit", "lenskit_runner.py", "bias"),
 }
+PEERS_VENV = {runner: venv for venv, runner, _ in PEERS.values()}
 K = 10
 
 
@@ -152,12 +154,29 @@ def ensure_venv(cache: Path, name: str) -> Path:
 
 def run_peer(python: Path, runner: str, model: str, export: Path, name: str, epochs: int, items: Path,
              out: Path) -> dict:
+    """Train and score one peer into ``out``; a finished run of the same model, epochs and export is reused,
+    so an interrupted benchmark goes on where it stopped."""
+    stamp = json.dumps({"runner": runner, "model": model, "epochs": epochs, "venv": VENVS[PEERS_VENV[runner]],
+                        "export": _digest(export / name)}, sort_keys=True)
+    if (out / "stamp.json").exists() and (out / "stamp.json").read_text() == stamp:
+        return json.loads((out / "result.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
+    (out / "stamp.json").unlink(missing_ok=True)
     command = [str(python), str(RUNNERS / runner), "--export", str(export), "--name", name, "--model", model,
                "--epochs", str(epochs), "--items", str(items), "--out", str(out)]
     # RecBole writes its log folders into the working directory: keep them in the cache.
     subprocess.run(command, check=True, cwd=out, env={**os.environ, "PYTHONPATH": ""})
+    (out / "stamp.json").write_text(stamp)
     return json.loads((out / "result.json").read_text())
+
+
+def _digest(folder: Path) -> str:
+    """The export's files, by content: a run is reused only on the same data."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.suffix in (".inter", ".item", ".user"):
+            digest.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def our_rows(run: Path) -> list[dict]:
