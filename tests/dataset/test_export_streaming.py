@@ -26,6 +26,7 @@ from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.dataset.export import export_dataset, items, recbole, user_order
 from timgen_data.dataset.export.dataset_files import open_dataset
+from timgen_data.dataset.export.recbole_names import RESERVED as RECBOLE_RESERVED
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus
 from timgen_data.errors import NothingToDoError
 from timgen_data.labeling import label_store
@@ -107,8 +108,19 @@ def reference_export(dataset: Path, out: Path, fmt: str) -> dict:
         _write(out / f"{name}.inter", lines(inter))
         for split, suffix in zip(SPLITS, ("train", "valid", "test")):
             _write(out / f"{name}.{suffix}.inter", lines([r for r in inter if r[5] == split]))
+        # Sequential benchmark files: each target after a user's first interaction, with the last 50 items before it.
+        histories: dict[str, list[tuple]] = {}
+        for r in inter:
+            histories.setdefault(r[0], []).append(r)
+        for split, suffix in zip(SPLITS, ("train", "valid", "test")):
+            seq = ["user_id:token\titem_id_list:token_seq\titem_id:token"]
+            for user in users_in_order:
+                rows = histories[user]
+                seq += [f"{_clean(user)}\t{' '.join(_clean(x[1]) for x in rows[max(0, p - 50):p])}\t{_clean(r[1])}"
+                        for p, r in enumerate(rows) if p > 0 and r[5] == split]
+            _write(out / f"{name}.{suffix}_seq.inter", seq)
         by_id = {r["item_id"]: r for r in items_table.select(["item_id", "title", "year", "classes"]).to_pylist()}
-        item_lines = ["item_id:token\ttitle:token_seq\trelease_year:token\tgenre:token_seq"]
+        item_lines = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tgenre:token_seq"]
         for item_id in sorted(by_id, key=_key):
             r = by_id[item_id]
             genres = " ".join(_clean(g).replace(" ", "_") for g in r["classes"] or [] if _clean(g))
@@ -123,10 +135,12 @@ def reference_export(dataset: Path, out: Path, fmt: str) -> dict:
         if users:
             keys = sorted({k for u in users_in_order for k in users.get(u, {})})
             lists = {k for u in users_in_order for k, v in users.get(u, {}).items() if isinstance(v, list)}
-            user_lines = ["\t".join(["user_id:token", *(f"{k}:{'token_seq' if k in lists else 'token'}"
+            renamed = {"zip": "zip_code"}
+            user_lines = ["\t".join(["user_id:token", *(f"{renamed.get(k, k)}:{'token_seq' if k in lists else 'token'}"
                                                         for k in keys)])]
             for u in users_in_order:
                 values = [users.get(u, {}).get(k) for k in keys]
+                values = [{"male": "M", "female": "F"}.get(v, v) if k == "gender" else v for k, v in zip(keys, values)]
                 user_lines.append("\t".join([_clean(u)] + [" ".join(_clean(x).replace(" ", "_") for x in v if _clean(x))
                                                            if isinstance(v, list) else _clean(v) for v in values]))
             _write(out / f"{name}.user", user_lines)
@@ -158,14 +172,16 @@ def reference_export(dataset: Path, out: Path, fmt: str) -> dict:
 
 def assert_same_export(dataset: Path, tmp_path: Path, fmt: str, label: str = "") -> dict:
     """Export ``dataset`` both ways and assert equal files and figures; returns the figures."""
-    expected = reference_export(dataset, tmp_path / f"expected{label}-{fmt}" / dataset.name, fmt)
+    # A name RecBole reserves (its bundled ml-100k, …) is exported with a suffix.
+    name = dataset.name + ("-timgen" if fmt == "recbole" and dataset.name in RECBOLE_RESERVED else "")
+    expected = reference_export(dataset, tmp_path / f"expected{label}-{fmt}" / name, fmt)
     report = export_dataset(dataset, tmp_path / f"streamed{label}-{fmt}", fmt)
-    want = sorted(p.name for p in (tmp_path / f"expected{label}-{fmt}" / dataset.name).iterdir())
+    want = sorted(p.name for p in (tmp_path / f"expected{label}-{fmt}" / name).iterdir())
     got = sorted(p.name for p in report.path.iterdir() if p.name != MARKER)
     assert got == want == sorted(p.name for p in report.files)
-    for name in want:
-        left = (tmp_path / f"expected{label}-{fmt}" / dataset.name / name).read_bytes()
-        assert (report.path / name).read_bytes() == left, name
+    for file in want:
+        left = (tmp_path / f"expected{label}-{fmt}" / name / file).read_bytes()
+        assert (report.path / file).read_bytes() == left, file
     figures = {"users": report.users, "interactions": report.interactions, "untargeted": report.untargeted,
                "splits": report.splits, "items": report.items}
     if fmt == "mmrec":

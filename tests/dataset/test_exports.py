@@ -62,7 +62,7 @@ def u_data(shared_data) -> set[tuple[str, str, float, int]]:
 def recbole(ml100k, tmp_path_factory):
     out = tmp_path_factory.mktemp("recbole")
     report = export_dataset(ml100k, out, "recbole")
-    return out / "ml-100k", report
+    return out / "ml-100k-timgen", report
 
 
 def as_tuples(rows: list[list[str]]) -> list[tuple[str, str, float, int]]:
@@ -71,7 +71,7 @@ def as_tuples(rows: list[list[str]]) -> list[tuple[str, str, float, int]]:
 
 def test_recbole_inter_equals_u_data(recbole, u_data):
     folder, report = recbole
-    header, rows = read_tsv(folder / "ml-100k.inter")
+    header, rows = read_tsv(folder / "ml-100k-timgen.inter")
     assert header == ["user_id:token", "item_id:token", "rating:float", "timestamp:float"]
     assert len(rows) == 100_000 == report.interactions
     assert set(as_tuples(rows)) == u_data
@@ -86,7 +86,7 @@ def test_recbole_benchmark_files_partition_the_interactions(recbole, u_data):
     folder, report = recbole
     parts = {}
     for suffix in ("train", "valid", "test"):
-        header, rows = read_tsv(folder / f"ml-100k.{suffix}.inter")
+        header, rows = read_tsv(folder / f"ml-100k-timgen.{suffix}.inter")
         assert header[0] == "user_id:token"
         parts[suffix] = as_tuples(rows)
     assert sum(len(p) for p in parts.values()) == 100_000
@@ -102,8 +102,8 @@ def test_recbole_benchmark_files_partition_the_interactions(recbole, u_data):
 
 def test_recbole_item_file_splits_title_and_year(recbole):
     folder, _ = recbole
-    header, rows = read_tsv(folder / "ml-100k.item")
-    assert header == ["item_id:token", "title:token_seq", "release_year:token", "genre:token_seq"]
+    header, rows = read_tsv(folder / "ml-100k-timgen.item")
+    assert header == ["item_id:token", "movie_title:token_seq", "release_year:token", "genre:token_seq"]
     assert len(rows) == 1682 and all(len(r) == 4 for r in rows)
     toy = rows[0]
     assert toy[0] == "1" and toy[1] == "Toy Story" and toy[2] == "1995"
@@ -112,14 +112,68 @@ def test_recbole_item_file_splits_title_and_year(recbole):
 
 def test_recbole_user_file_holds_u_user(recbole, shared_data):
     folder, _ = recbole
-    header, rows = read_tsv(folder / "ml-100k.user")
-    assert header == ["user_id:token", "age:token", "gender:token", "occupation:token", "zip:token"]
+    header, rows = read_tsv(folder / "ml-100k-timgen.user")
+    # RecBole's own ml-100k.user names and values: zip_code, gender M/F as in u.user.
+    assert header == ["user_id:token", "age:token", "gender:token", "occupation:token", "zip_code:token"]
     source = [line.split("|") for line in (shared_data / "ml-100k" / "u.user").read_text().splitlines()]
     assert len(rows) == len(source) == 943
     by_id = {r[0]: r for r in rows}
-    for uid, age, _, occupation, zip_code in source:
-        assert (by_id[uid][1], by_id[uid][3], by_id[uid][4]) == (age, occupation, zip_code)
-    assert {r[2] for r in rows} <= {"M", "F", "male", "female"}
+    for uid, age, gender, occupation, zip_code in source:
+        assert by_id[uid][1:] == [age, gender, occupation, zip_code]
+    assert {r[2] for r in rows} == {"M", "F"}
+
+
+RECBOLE_TYPES = {"token", "token_seq", "float", "float_seq"}  # RecBole 1.2.1's FeatureType values
+
+
+def test_recbole_headers_parse_as_recbole_reads_them(recbole):
+    """Every header field is name:type with a type RecBole knows, and every row has one field per header field."""
+    folder, report = recbole
+    for path in report.files:
+        header, rows = read_tsv(path)
+        assert all(f.count(":") == 1 and f.split(":")[1] in RECBOLE_TYPES for f in header), path.name
+        assert all(len(r) == len(header) for r in rows), path.name
+
+
+def test_recbole_sequential_benchmark_files_hold_each_targets_history(recbole, u_data):
+    """`<name>.{train,valid,test}_seq.inter`: user, the (at most 50) items before the target in the user's
+    order, the target: what RecBole's sequential models read from benchmark files."""
+    folder, _ = recbole
+    _, inter = read_tsv(folder / "ml-100k-timgen.inter")
+    order: dict[str, list[str]] = {}
+    for user, item, _, _ in inter:
+        order.setdefault(user, []).append(item)
+    split_of = {}
+    for suffix in ("train", "valid", "test"):
+        for user, item, _, _ in read_tsv(folder / f"ml-100k-timgen.{suffix}.inter")[1]:
+            split_of[(user, item)] = suffix
+    seen = Counter()
+    for suffix in ("train", "valid", "test"):
+        header, rows = read_tsv(folder / f"ml-100k-timgen.{suffix}_seq.inter")
+        assert header == ["user_id:token", "item_id_list:token_seq", "item_id:token"]
+        for user, history, target in rows:
+            items = order[user]
+            p = items.index(target)
+            assert history.split(" ") == items[max(0, p - 50):p] and p > 0
+            assert split_of[(user, target)] == suffix
+            seen[suffix] += 1
+    # One row per target except each user's first interaction, which has no history.
+    assert seen == {"train": 100_000 - 3 * 943, "valid": 943, "test": 943}
+    assert max(len(h.split(" ")) for _, h, _ in read_tsv(folder / "ml-100k-timgen.test_seq.inter")[1]) == 50
+
+
+def test_recbole_export_never_takes_a_name_recbole_reserves(synthetic, tmp_path):
+    """RecBole reads its bundled copy for `ml-100k`: the default name gets a suffix, a given one is refused."""
+    folder, _, _ = synthetic
+    named = folder.parent / "ml-100k"
+    folder.rename(named)
+    report = export_dataset(named, tmp_path / "rb", "recbole")
+    assert report.path == tmp_path / "rb" / "ml-100k-timgen"
+    assert (report.path / "ml-100k-timgen.inter").is_file()
+    with pytest.raises(UsageError, match="RecBole reserves"):
+        export_dataset(named, tmp_path / "rb2", "recbole", name="ml-1m")
+    assert not (tmp_path / "rb2").exists()
+    assert export_dataset(named, tmp_path / "mm", "mmrec").path == tmp_path / "mm" / "ml-100k"
 
 
 def test_mmrec_labels_and_mappings_round_trip(ml100k, tmp_path, u_data):

@@ -19,6 +19,7 @@ from pathlib import Path
 from timgen_data.dataset.export.dataset_files import open_dataset
 from timgen_data.dataset.export.mmrec import write_mmrec
 from timgen_data.dataset.export.recbole import write_recbole
+from timgen_data.dataset.export.recbole_names import SUFFIX, is_reserved
 from timgen_data.dataset.export.user_order import rows_in_export_order
 from timgen_data.errors import UsageError
 from timgen_common.output_folder import OutputFolder, Protected, protected_folders
@@ -54,6 +55,9 @@ def export_dataset(dataset_dir: Path | str, out_dir: Path | str, fmt: str, *, na
                    protect: Iterable[Protected] | None = None) -> ExportReport:
     """Export ``dataset_dir`` (written by ``timgen-data build``) to ``out_dir/<name>/``.
 
+    For RecBole, a default name (the dataset folder's) that RecBole reserves gets ``-timgen``
+    appended, and a reserved ``name`` is refused (see :mod:`.recbole_names`).
+
     ``out_dir/<name>`` may be new, empty, or an earlier export; ``force`` also replaces a
     folder of other files, never another command's output (such as the dataset itself) nor
     the data dir, the store's folder or their parents (``protect``, by default as the CLI
@@ -64,9 +68,14 @@ def export_dataset(dataset_dir: Path | str, out_dir: Path | str, fmt: str, *, na
     if fmt not in FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     dataset_dir = Path(dataset_dir)
+    if fmt == "recbole" and name and is_reserved(name):
+        raise UsageError(f"RecBole reserves the dataset name {name!r} (it would read its own copy or settings "
+                         f"instead); choose another --name, such as {name + SUFFIX!r}")
     name = name or dataset_dir.resolve().name
     if not name or "/" in name or name.startswith("."):
         raise UsageError(f"invalid dataset name {name!r}; give --name with a plain folder name")
+    if fmt == "recbole" and is_reserved(name):
+        name += SUFFIX
     target = Path(out_dir) / name
     folder = OutputFolder(target, "export", protect=protect if protect is not None else protected_folders(),
                           force=force, what="export", fix="choose another OUT folder or --name")

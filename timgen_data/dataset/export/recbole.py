@@ -1,9 +1,16 @@
-"""RecBole atomic files: ``.inter``, ``.item``, ``.user`` and the ``benchmark_filename`` split files.
+"""RecBole atomic files: ``.inter``, ``.item``, ``.user``, and the split as ``benchmark_filename`` files.
 
 Field headers carry RecBole's ``name:type`` suffixes; ``token_seq`` fields are space
-separated, so a multi-word genre is joined with underscores to stay one token. The split
-files (``<name>.train.inter`` …) let RecBole reproduce our split through its
-``benchmark_filename: [train, valid, test]`` option instead of re-splitting.
+separated, so a multi-word genre is joined with underscores to stay one token. Field names
+and values follow RecBole's own MovieLens files where it has a convention (``movie_title``,
+``genre``, ``zip_code``, gender ``M``/``F``), so its example configurations work unchanged.
+
+The split is written twice: ``<name>.train.inter`` … hold the interactions each split
+evaluates, for RecBole's general models (``benchmark_filename: [train, valid, test]``);
+``<name>.train_seq.inter`` … hold one row per target with the items before it
+(``item_id_list:token_seq``, the last ``MAX_ITEM_LIST_LENGTH``), the form RecBole's
+sequential models (SASRec, GRU4Rec …) read from benchmark files instead of building it
+themselves (``benchmark_filename: [train_seq, valid_seq, test_seq]``).
 
 The interaction files are written a chunk of users at a time as the dataset is read.
 """
@@ -19,12 +26,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from timgen_data.dataset.export.dataset_files import DatasetFiles
-from timgen_data.dataset.export.history import RowSource, Tally, read_histories
+from timgen_data.dataset.export.history import HistoryChunk, RowSource, Tally, read_histories
 from timgen_data.dataset.export.items import item_lines
 from timgen_data.dataset.export.tsv import clean, cleaned, header, integers, lines, numbers, write_lines
 from timgen_common.progress import SILENT, Progress
 
 BENCHMARK = {"train": "train", "validation": "valid", "test": "test"}
+SEQUENTIAL = "_seq"  # the sequential benchmark files' suffix after BENCHMARK's: <name>.train_seq.inter
+SEQUENTIAL_FIELDS = ["user_id:token", "item_id_list:token_seq", "item_id:token"]
+# RecBole's default MAX_ITEM_LIST_LENGTH: a longer list would overrun SASRec's position embeddings,
+# and RecBole's own ``seq_len`` cut keeps a list's first items, not its most recent.
+MAX_ITEM_LIST_LENGTH = 50
+ITEM_FIELDS = ["item_id:token", "movie_title:token_seq", "release_year:token", "genre:token_seq"]
+USER_FIELD_NAMES = {"zip": "zip_code"}  # our attribute → RecBole's field, as in its MovieLens .user files
+USER_VALUES = {"gender": {"male": "M", "female": "F"}}
 COLUMNS = ("item_ids", "timestamps", "actions", "values", "scores")
 USER_BATCH = 10_000  # users whose attributes are parsed at a time
 
@@ -48,7 +63,7 @@ def write_recbole(files: DatasetFiles, source: RowSource, folder: Path, name: st
     items = item_lines(files)
     path = folder / f"{name}.item"
     with open(path, "wb") as fh:
-        header(fh, ["item_id:token", "title:token_seq", "release_year:token", "genre:token_seq"])
+        header(fh, ITEM_FIELDS)
         fh.write("".join(line + "\n" for line in items).encode("utf-8"))
     written.append(path)
     path = folder / f"{name}.user"
@@ -65,6 +80,7 @@ def _write_interactions(source: RowSource, folder: Path, name: str, with_action:
     if with_action:
         names += ["action:token", "score:float"]
     paths = [folder / f"{name}.inter"] + [folder / f"{name}.{suffix}.inter" for suffix in BENCHMARK.values()]
+    sequential = [folder / f"{name}.{suffix}{SEQUENTIAL}.inter" for suffix in BENCHMARK.values()]
     tally, users = Tally(), []
     task = "export: recbole"
     progress.start(task, total=rows, unit="rows")
@@ -72,6 +88,9 @@ def _write_interactions(source: RowSource, folder: Path, name: str, with_action:
         handles = [stack.enter_context(open(path, "wb")) for path in paths]
         for fh in handles:
             header(fh, names)
+        sequential_handles = [stack.enter_context(open(path, "wb")) for path in sequential]
+        for fh in sequential_handles:
+            header(fh, SEQUENTIAL_FIELDS)
         for chunk in read_histories(source, COLUMNS):
             actions = chunk.columns["actions"]
             if not with_action and len(actions) and not pc.all(pc.fill_null(pc.equal(actions, "rate"), False)).as_py():
@@ -85,11 +104,28 @@ def _write_interactions(source: RowSource, folder: Path, name: str, with_action:
             write_lines(handles[0], text)
             for s, fh in enumerate(handles[1:]):
                 write_lines(fh, text.filter(pa.array(chunk.splits == s)))
+            for fh, rows_of_split in zip(sequential_handles, _sequential_lines(chunk, user.to_pylist(), fields[1])):
+                fh.write("".join(rows_of_split).encode("utf-8"))
             tally.add(chunk)
             users.append(chunk.user_ids.filter(pa.array(chunk.lengths > 0)))
             progress.advance(task, chunk.rows_read)
     progress.finish(task)
-    return paths, tally, pa.concat_arrays(users) if users else pa.array([], pa.string())
+    return paths + sequential, tally, pa.concat_arrays(users) if users else pa.array([], pa.string())
+
+
+def _sequential_lines(chunk: HistoryChunk, user_ids: list[str], items: pa.Array) -> list[list[str]]:
+    """Per split, a line for each of its targets that has items before it: the user, those items
+    (the last MAX_ITEM_LIST_LENGTH) and the target, as RecBole's own sequential augmentation would
+    make them; a user's first interaction has no history and no line, as there."""
+    items = items.to_pylist()
+    out: list[list[str]] = [[] for _ in BENCHMARK]
+    start = 0
+    for user, length in zip(user_ids, chunk.lengths.tolist()):
+        for i in range(start + 1, start + length):
+            history = " ".join(items[max(start, i - MAX_ITEM_LIST_LENGTH):i])
+            out[chunk.splits[i]].append(f"{user}\t{history}\t{items[i]}\n")
+        start += length
+    return out
 
 
 def _write_users(files: DatasetFiles, wanted: pa.Array, path: Path) -> bool:
@@ -116,7 +152,8 @@ def _write_users(files: DatasetFiles, wanted: pa.Array, path: Path) -> bool:
             lists.update(k for k, v in values.items() if isinstance(v, list))
     keys_in_order = sorted(keys)
     with open(path, "wb") as fh:
-        header(fh, ["user_id:token", *(f"{k}:{'token_seq' if k in lists else 'token'}" for k in keys_in_order)])
+        header(fh, ["user_id:token", *(f"{USER_FIELD_NAMES.get(k, k)}:{'token_seq' if k in lists else 'token'}"
+                                       for k in keys_in_order)])
         for start in range(0, len(wanted), USER_BATCH):
             user_ids = wanted.slice(start, USER_BATCH).to_pylist()
             values_of = next(_attribute_batches(attributes.slice(start, USER_BATCH)), [])
@@ -128,7 +165,8 @@ def _write_users(files: DatasetFiles, wanted: pa.Array, path: Path) -> bool:
                     if isinstance(value, list):
                         fields.append(" ".join(clean(v).replace(" ", "_") for v in value if clean(v)))
                     else:
-                        fields.append(clean(value))
+                        text_value = clean(value)
+                        fields.append(USER_VALUES.get(key, {}).get(text_value, text_value))
                 text.append("\t".join(fields) + "\n")
             fh.write("".join(text).encode("utf-8"))
     return True
