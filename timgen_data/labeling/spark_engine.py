@@ -24,9 +24,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
 from timgen_data.labeling.run import CHUNK_ROWS, LABEL_COLUMNS, LABEL_KEY, LabelReport, finish_run, note_writing, start_run
 from timgen_data.labeling.scenarios import ECOMMERCE_ACTIONS, LABELLED_ACTIONS, VIDEO_ACTIONS
 from timgen_data.labeling.weights import EcommerceWeights, ScoreWeights, VideoWeights
@@ -35,7 +32,7 @@ from timgen_data.spark.store_tables import store_frames, write_store_rows
 from timgen_data.store import Store
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 _GROUP = ["user_id", "item_id", "session"]
 
