@@ -13,7 +13,8 @@ from timgen_model.errors import ModelConfigError
 
 VARIANTS: dict[str, list[str]] = {
     "timgen": [],
-    # The paper's static-vs-dynamic experiment: the Transformer replaced by average pooling.
+    # The static-vs-dynamic experiment of the paper's summary (the paper plans none): the
+    # Transformer replaced by average pooling.
     "timgen-mean-pooling": ["model.temporal=mean", "model.position_embedding=false"],
     # The other fusion: attention from z_t over each modality's history instead of the paper's
     # per-modality self-attention.

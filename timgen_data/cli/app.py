@@ -40,8 +40,8 @@ SUMMARIES = {
     "evaluate": "Evaluate a trained run: RMSE/MAE, accuracy/macro-F1, HR@10/NDCG@10 (full ranking).",
     "generate": "Personalized output for one user: per draw of the latent interest, the next items with their "
                 "content and predicted scores, and the modality weights behind them.",
-    "experiment": "Baselines and the paper's three experiments on one split: static vs dynamic (mean pooling), "
-                  "modality ablations, and the latent map.",
+    "experiment": "Baselines and the three experiments of the paper's summary on one split: static vs dynamic "
+                  "(mean pooling), modality ablations, and the latent map.",
     "demo": "Run collect → label → build → train offline on a generated MovieLens-format corpus.",
 }
 

@@ -282,8 +282,9 @@ def _store_assets(settings: Settings, run_dir: Path, dataset: str | None):
 @pass_settings
 def experiment(settings: Settings, out_dir, dataset, variants, no_rating_baselines, as_json, config_path, overrides,
                epochs, batch_size, learning_rate, seed, device) -> None:
-    """Baselines and the paper's three experiments on one split: static vs dynamic
-    (mean pooling), modality ablations, and the latent map.
+    """Baselines and the three experiments of the paper's summary on one split: static vs
+    dynamic (mean pooling), modality ablations, and the latent map. The paper plans none
+    and states no number; each pass/fail target says where it comes from.
 
     Writes experiment.md, experiment.json, comparison.png and a run folder per variant
     into OUT_DIR, which must be new, empty, or an earlier experiment (replaced when this
@@ -311,7 +312,7 @@ def experiment(settings: Settings, out_dir, dataset, variants, no_rating_baselin
         return
     _metrics_table("test split", [(row["model"], row["test"]) for row in result.rows])
     if result.targets:
-        print_records("targets", [{"target": c["target"], "met": "yes" if c["met"] else "no", "figures": c["detail"]}
-                                  for c in result.targets])
+        print_records("targets", [{"target": c["target"], "from": c["source"], "met": "yes" if c["met"] else "no",
+                                   "figures": c["detail"]} for c in result.targets])
     console.print(f"Tables: {out_dir / RESULTS_MARKDOWN}, {out_dir / 'experiment.json'}; latent map: "
                   f"{out_dir / 'timgen' / 'latent_map.png'}")
