@@ -2,6 +2,8 @@
 
 ``reference_export`` below is that simple export, kept here as the specification: the whole
 dataset read into Python rows, every interaction flattened, the files written at the end.
+Its fields are formatted value by value with the export's own field rules (``tsv.clean``,
+``tsv.number``), so what is compared is the streaming, batching and Arrow assembly.
 Each test compares the streaming export with it file by file, on datasets built from a
 generated MovieLens store (leave-last-out and a time split whose users end in different
 splits), on hand-written datasets whose users are not in export order (re-ordered through
@@ -11,7 +13,6 @@ spill files), and with batches, row groups and spill ranges forced tiny.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from tests.support.contract import drifting_histories, genre_embeddings, write_c
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.dataset.export import export_dataset, items, recbole, user_order
+from timgen_data.dataset.export.tsv import clean as _clean
+from timgen_data.dataset.export.tsv import number as _number
 from timgen_data.dataset.export.dataset_files import open_dataset
 from timgen_data.dataset.export.recbole_names import RESERVED as RECBOLE_RESERVED
 from timgen_data.demo.corpus import CorpusSpec, generate_corpus
@@ -41,18 +44,6 @@ SPLITS = ("train", "validation", "test")
 
 def _key(value: str) -> tuple[int, int | str]:
     return (0, int(value)) if value.isdigit() else (1, value)
-
-
-def _clean(value: object) -> str:
-    text = "" if value is None else str(value)
-    return text.replace("\t", " ").replace("\r", " ").replace("\n", " ").strip()
-
-
-def _number(value: float) -> str:
-    value = float(value)
-    if math.isnan(value):
-        return ""
-    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _float(value: float | None) -> float:
