@@ -13,17 +13,14 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
 from support.postgres import ENV_URL, fresh_database, postgres_bin_dir, private_cluster  # noqa: E402
+from support.real_files import shared_data_path  # noqa: E402
 
 from timgen_data.store import Store  # noqa: E402
-
-SHARED_DATA = Path(os.environ.get("TIMGEN_SHARED_DATA", TESTS.parents[1] / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not (SHARED_DATA / "ml-100k" / "u.data").exists():
-        pytest.skip(f"real MovieLens data not found at {SHARED_DATA} (set TIMGEN_SHARED_DATA)")
-    return SHARED_DATA
+    return shared_data_path(what="real MovieLens data", needs="ml-100k/u.data")
 
 
 def zip_folder(folder: Path, archive: Path) -> Path:

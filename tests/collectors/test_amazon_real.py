@@ -7,24 +7,18 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from support.real_files import real_path
 
 from timgen_data.collectors.amazon import collect_amazon, get_release, parse_review
 from timgen_data.store import Store, fetch_rows
 
-TESTS = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("TIMGEN_SHARED_REAL", TESTS.parents[1] / "shared" / "real")) / "amazon"
-
 
 def real_file(*parts: str) -> Path:
-    path = REAL.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"real Amazon lines not found at {path} (set TIMGEN_SHARED_REAL)")
-    return path
+    return real_path("amazon", *parts, what="real Amazon lines")
 
 
 def flattened(paths: list[list[str]]) -> list[str]:
@@ -118,7 +112,7 @@ def test_2023_review_keeps_its_helpful_votes_and_no_redundant_variant(tmp_path):
     folder = tmp_path / "files"
     folder.mkdir()
     release = get_release("2023")
-    shutil.copyfile(REAL / "2023" / "All_Beauty.jsonl", folder / release.review_file("All_Beauty"))
+    shutil.copyfile(real_file("2023", "All_Beauty.jsonl"), folder / release.review_file("All_Beauty"))
     shutil.copyfile(meta, folder / release.meta_file("All_Beauty"))
     store = Store.open(f"sqlite:///{tmp_path / 'store.sqlite'}")
     try:

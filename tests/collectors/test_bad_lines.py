@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 from support.cli_process import assert_fails_in_one_line, invoke_cli
 from support.http_server import LoopbackServer
+from support.real_files import real_path
 from support.x_api import QUERY, FakeXApi, script_search
 from support.x_api import snapshot as x_snapshot
 
@@ -23,7 +23,6 @@ from timgen_data.collectors.youtube.raw import RawLog, ReplayApi
 from timgen_data.store import Store, fetch_rows
 
 TESTS = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("TIMGEN_SHARED_REAL", TESTS.parents[1] / "shared" / "real"))
 FIXTURES = TESTS / "fixtures"
 DEEP = "[" * 100_000 + "]" * 100_000  # json.loads raises RecursionError on it
 NO_DB = {"TIMGEN_DB": None}
@@ -77,9 +76,7 @@ def test_an_over_long_line_is_passed_over_without_being_held():
 # --- data files: the line is rejected with its number, the rest stored -------------------------------
 
 def test_amazon_reviews_with_a_deep_line_and_bad_values_store_every_other_line(tmp_path):
-    real = REAL / "amazon" / "2018" / "Video_Games.json"
-    if not real.exists():
-        pytest.skip(f"real Amazon lines not found at {real} (set TIMGEN_SHARED_REAL)")
+    real = real_path("amazon", "2018", "Video_Games.json", what="real Amazon lines")
     reviews = tmp_path / "Video_Games.json"
     reviews.write_bytes(real.read_bytes())
     bad = {

@@ -10,12 +10,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from support.real_files import real_path
 
 from timgen_data.alignment.links import link_items
 from timgen_data.collectors.events import EventValueError, MappingError, collect_events, load_mapping
@@ -25,9 +25,6 @@ from timgen_data.errors import ConfigError, MalformedInputError, UsageError
 from timgen_data.labeling import label_store
 from timgen_data.store import fetch_rows, rating_scales
 
-TESTS = Path(__file__).resolve().parents[1]
-REAL = Path(os.environ.get("TIMGEN_SHARED_REAL", TESTS.parents[1] / "shared" / "real"))
-MOVIETWEETINGS = REAL / "movietweetings"
 
 # What the user's mapping lacks for MovieTweetings as published: the columns' names (no header),
 # then the scale, the ids' IMDb form and the item file.
@@ -49,9 +46,7 @@ genres = "genres"
 
 
 def real_movietweetings() -> Path:
-    if not (MOVIETWEETINGS / "ratings.dat").exists():
-        pytest.skip(f"real MovieTweetings lines not found at {MOVIETWEETINGS} (set TIMGEN_SHARED_REAL)")
-    return MOVIETWEETINGS
+    return real_path("movietweetings", what="real MovieTweetings lines", needs="ratings.dat")
 
 
 def with_settings(user_mapping: str, top: str, tables: str = "") -> str:

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from support.real_files import real_path
 
 from timgen_data.collectors.imdb import collect_imdb_dumps
 from timgen_data.collectors.mmrec import collect_mmrec
 from timgen_data.store import fetch_rows
 
-REAL = Path(os.environ.get("TIMGEN_SHARED_REAL", Path(__file__).resolve().parents[3] / "shared" / "real"))
-
 
 def real(*parts: str) -> Path:
-    path = REAL.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the real service files live in ../shared/real/ beside the repository")
-    return path
+    return real_path(*parts, what="the real service file")
 
 
 def tsv(path: Path) -> list[dict[str, str]]:

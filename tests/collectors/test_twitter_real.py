@@ -9,24 +9,20 @@ from __future__ import annotations
 
 import html
 import json
-from pathlib import Path
 
-import pytest
+from support.real_files import real_path
 from support.x_api import SEARCH, FakeClock, FakeXApi, fixture, snapshot
 
 from timgen_data.collectors.twitter import XRequest, collect_twitter, raw_path
 from timgen_data.store import Store, fetch_rows
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real" / "twitter"
 ENV = {"X_BEARER_TOKEN": "tok-REAL-7c31a9"}
 SEARCH_PAGES = ("search_p1_noflat", "search_p2_kpop", "search_p3_brexit")
 ESCAPES = ("&amp;", "&lt;", "&gt;")  # what the X API escapes in a post's text
 
 
 def real(name: str) -> dict:
-    path = REAL / f"{name}.json"
-    if not path.is_file():
-        pytest.skip(f"real X API response {name}.json not found in {REAL} (see ../shared/real/README.md)")
+    path = real_path("twitter", f"{name}.json", what=f"real X API response {name}.json")
     return json.loads(path.read_text(encoding="utf-8"))
 
 

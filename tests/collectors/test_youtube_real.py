@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from support.http_server import LoopbackServer
+from support.real_files import real_path
 
 from timgen_data.collectors.youtube import YouTubeRequest, collect_youtube
 from timgen_data.store import Store, fetch_rows
 
-REAL = Path(os.environ.get("TIMGEN_SHARED_REAL", Path(__file__).resolve().parents[3] / "shared" / "real"))
 SECRET = "AIzaTIMGEN-real-secret-0123456789"
 DAY = 1_767_268_800  # 2026-01-01T12:00:00Z
 VIDEO, PAGED = "D-lhorsDlUQ", "F1UP7wRCPH8"  # the video with status; the one of the html comment pages
@@ -30,10 +29,7 @@ VIDEO, PAGED = "D-lhorsDlUQ", "F1UP7wRCPH8"  # the video with status; the one of
 
 @pytest.fixture(scope="module")
 def real() -> Path:
-    folder = REAL / "youtube"
-    if not (folder / "modeldata_video_api_response.json").exists():
-        pytest.skip(f"real YouTube API bodies not found at {folder} (set TIMGEN_SHARED_REAL)")
-    return folder
+    return real_path("youtube", what="real YouTube API bodies", needs="modeldata_video_api_response.json")
 
 
 def body(real: Path, name: str) -> dict:
