@@ -17,6 +17,7 @@ from timgen_contract.schema import (
     SCENARIOS,
     SPLITS,
     embedding_column,
+    missing_columns_problem,
 )
 from timgen_contract.version import FORMAT_VERSION, OLDEST_READABLE_VERSION, recorded_version, version_problem
 
@@ -24,5 +25,5 @@ __all__ = [
     "EMBEDDING_COLUMNS", "FORMAT_VERSION", "INTERACTIONS_SCHEMA", "ITEMS_SCHEMA", "MODALITIES",
     "OLDEST_READABLE_VERSION", "OPTIONAL_COLUMNS", "REQUIRED_INTERACTION_COLUMNS", "REQUIRED_ITEM_COLUMNS", "SCENARIOS",
     "SPLITS",
-    "embedding_column", "recorded_version", "version_problem",
+    "embedding_column", "missing_columns_problem", "recorded_version", "version_problem",
 ]

@@ -7,6 +7,8 @@ order, ``is_target`` marks the positions a split evaluates); one row per item in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pyarrow as pa
 
 SPLITS = ("train", "validation", "test")
@@ -63,3 +65,19 @@ ITEMS_SCHEMA = pa.schema([
 OPTIONAL_COLUMNS = frozenset({"texts", "text", "utc_offsets", "holidays", *EMBEDDING_COLUMNS})
 REQUIRED_INTERACTION_COLUMNS = tuple(n for n in INTERACTIONS_SCHEMA.names if n not in OPTIONAL_COLUMNS)
 REQUIRED_ITEM_COLUMNS = tuple(n for n in ITEMS_SCHEMA.names if n not in OPTIONAL_COLUMNS)
+
+
+def missing_columns_problem(names: Iterable[str], required: tuple[str, ...], what: str) -> str | None:
+    """Why a config (``what``: "items", "interactions/train") with columns ``names`` breaks the
+    contract, said with what to do; None when it has every ``required`` column. Each reader
+    raises its own error with it.
+
+    >>> missing_columns_problem(["item_id"], ("item_id", "title"), "items").split(";")[0]
+    'the items config lacks column(s) title'
+    """
+    present = set(names)
+    missing = [c for c in required if c not in present]
+    if not missing:
+        return None
+    return (f"the {what} config lacks column(s) {', '.join(missing)}; "
+            "it does not follow the timgen-data dataset contract (rebuild it with `timgen-data build`)")

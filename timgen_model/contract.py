@@ -26,6 +26,7 @@ from timgen_contract import (
     REQUIRED_ITEM_COLUMNS,
     SPLITS,
     embedding_column,
+    missing_columns_problem,
     recorded_version,
     version_problem,
 )
@@ -142,12 +143,9 @@ def as_source(data: ContractTables | ContractSource) -> ContractSource:
 
 
 def _check_columns(names: Sequence[str], expected: tuple[str, ...], what: str, source: str) -> None:
-    missing = [c for c in expected if c not in names]
-    if missing:
-        raise DatasetError(
-            f"{source}: the {what} config lacks column(s) {', '.join(missing)}; "
-            "it does not follow the timgen-data dataset contract (rebuild it with `timgen-data build`)"
-        )
+    problem = missing_columns_problem(names, expected, what)
+    if problem is not None:
+        raise DatasetError(f"{source}: {problem}")
 
 
 def _open_local(folder: Path) -> ContractSource:

@@ -19,7 +19,7 @@ from timgen_contract.features import INTERACTIONS_FEATURES, ITEMS_FEATURES, arro
 from timgen_data.cli import cli
 from timgen_data.dataset import tables
 from timgen_data.dataset.export import dataset_files
-from timgen_data.errors import UsageError
+from timgen_data.errors import NothingToDoError, UsageError
 from timgen_model.errors import DatasetError, ModelUsageError
 
 
@@ -32,6 +32,16 @@ def folder(tmp_path_factory):
 def with_version(folder, version):
     (folder / "build.json").write_text(json.dumps({"parameters": {"format_version": version}}))
     return folder
+
+
+def copy_without(folder, copy, column):
+    """The dataset's Parquet shards copied into ``copy`` with ``column`` left out where they have it."""
+    for path in folder.rglob("*.parquet"):
+        target = copy / path.relative_to(folder)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns([column]) if column in table.column_names else table, target)
+    return copy
 
 
 def test_producer_and_consumer_read_one_definition():
@@ -95,15 +105,24 @@ def test_model_loads_current_and_older_compatible_datasets(folder, monkeypatch):
 
 def test_a_dataset_without_texts_still_loads(folder, tmp_path):
     # Version-1 datasets written before the interactions gained ``texts``.
-    old = tmp_path / "old"
-    for path in folder.rglob("*.parquet"):
-        target = old / path.relative_to(folder)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        table = pq.read_table(path)
-        pq.write_table(table.drop_columns(["texts"]) if "texts" in table.column_names else table, target)
+    old = copy_without(folder, tmp_path / "old", "texts")
     with_version(old, 1)
     assert "texts" not in consumer.open_contract(old).splits["train"].schema.names
     assert dataset_files.open_dataset(old).rows() == 36
+
+
+def test_model_and_export_refuse_a_missing_column_with_one_message(folder, tmp_path):
+    # The required columns are checked once, in the contract; each reader raises its own error.
+    broken = copy_without(folder, tmp_path / "broken", "scores")
+    expected = (f"{broken}: the interactions/train config lacks column(s) scores; it does not follow the "
+                "timgen-data dataset contract (rebuild it with `timgen-data build`)")
+    assert "scores" in timgen_contract.REQUIRED_INTERACTION_COLUMNS
+    with pytest.raises(DatasetError) as model_error:
+        consumer.open_contract(broken)
+    with pytest.raises(NothingToDoError) as export_error:
+        dataset_files.open_dataset(broken)
+    assert str(model_error.value) == str(export_error.value) == expected
+    assert timgen_contract.missing_columns_problem(["scores"], ("scores",), "items") is None
 
 
 def test_train_and_export_refuse_a_newer_dataset_with_exit_2(folder, tmp_path):

@@ -17,6 +17,7 @@ from timgen_contract import (
     REQUIRED_INTERACTION_COLUMNS,
     REQUIRED_ITEM_COLUMNS,
     SPLITS,
+    missing_columns_problem,
     recorded_version,
     version_problem,
 )
@@ -75,12 +76,9 @@ def _check_columns(shards: list[Path], expected: tuple[str, ...], what: str, fol
         except (pa.ArrowException, OSError) as exc:
             raise NothingToDoError(f"{path}: not a readable Parquet file ({exc}); rebuild the dataset with "
                                    "`timgen-data build`") from exc
-        missing = [c for c in expected if c not in names]
-        if missing:
-            raise NothingToDoError(
-                f"{folder}: the {what} config lacks column(s) {', '.join(missing)}; "
-                "it does not follow the timgen-data dataset contract (rebuild it with `timgen-data build`)"
-            )
+        problem = missing_columns_problem(names, expected, what)
+        if problem is not None:
+            raise NothingToDoError(f"{folder}: {problem}")
 
 
 def _recorded_version(folder: Path) -> object:
