@@ -8,7 +8,7 @@ serves live runs and replays, and tests feed them saved responses.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -226,9 +226,7 @@ def parse_comment_threads(body: Mapping[str, Any], video_id: str, *, origin: Ori
     A comment whose author has no channel id (``authorChannelId.value``) cannot be tied
     to a user and is rejected, as is one without a readable ``publishedAt``.
     """
-    users: dict[str, UserRecord] = {}
-    comments: list[CommentRecord] = []
-    rejections = Rejections()
+    found: list[tuple[Mapping[str, Any], str, str]] = []
     missing_replies = 0
     for position, thread in enumerate(body.get("items") or (), start=1):
         snippet = thread.get("snippet") or {}
@@ -238,10 +236,20 @@ def parse_comment_threads(body: Mapping[str, Any], video_id: str, *, origin: Ori
         total_replies = snippet.get("totalReplyCount")
         if isinstance(total_replies, int) and total_replies > len(replies):
             missing_replies += total_replies - len(replies)
-        for comment in ([top] if top else []) + replies:
-            parsed = _comment(comment, video, origin, f"thread {position}", rejections)
-            if parsed is None:
-                continue
+        found += [(comment, video, f"thread {position}") for comment in ([top] if top else []) + replies]
+    return _parsed_comments(found, origin, missing_replies)
+
+
+def _parsed_comments(found: Iterable[tuple[Mapping[str, Any], str, str]], origin: Origin,
+                     missing_replies: int = 0) -> ParsedComments:
+    """Each (comment, its video, where it stands on the page) → its author and the comment;
+    one the store cannot take is rejected with the reason."""
+    users: dict[str, UserRecord] = {}
+    comments: list[CommentRecord] = []
+    rejections = Rejections()
+    for comment, video, position in found:
+        parsed = _comment(comment, video, origin, position, rejections)
+        if parsed is not None:
             record, user = parsed
             comments.append(record)
             users[user.external_id] = user
@@ -327,17 +335,8 @@ def threads_with_more_replies(body: Mapping[str, Any], video_id: str) -> list[li
 def parse_replies(body: Mapping[str, Any], video_id: str, *, origin: Origin = UNSAVED) -> ParsedComments:
     """comments.list (``parentId``, part snippet) → the replies' authors and the replies,
     on ``video_id`` (the thread's video: a reply's snippet need not name it)."""
-    users: dict[str, UserRecord] = {}
-    comments: list[CommentRecord] = []
-    rejections = Rejections()
-    for position, comment in enumerate(body.get("items") or (), start=1):
-        parsed = _comment(comment, video_id, origin, f"reply {position}", rejections)
-        if parsed is None:
-            continue
-        record, user = parsed
-        comments.append(record)
-        users[user.external_id] = user
-    return ParsedComments(list(users.values()), comments, rejections)
+    return _parsed_comments(((comment, video_id, f"reply {position}")
+                             for position, comment in enumerate(body.get("items") or (), start=1)), origin)
 
 
 def _count(value: object) -> int | None:
