@@ -27,7 +27,10 @@ def test_ml100k_scores_are_its_ratings_on_the_movielens_scale(ml100k_labelled, s
         [(low, high, count)] = fetch_rows(
             conn, "SELECT MIN(score), MAX(score), COUNT(*) FROM labels WHERE scenario = 'movie'")
     assert (low, high, count) == (min(ratings), max(ratings), len(ratings))  # unchanged, none rescaled
-    assert state["rating_scales"] == {"movielens-100k": [0.5, 5.0]}
+    # ML-100K rates in whole stars 1–5 (its README), the scale its collect records over the
+    # MovieLens-wide 0.5–5 of the registry.
+    assert all(r == int(r) for r in ratings)
+    assert state["rating_scales"] == {"movielens-100k": [1.0, 5.0]}
     scale = state["rating_scales"]["movielens-100k"]
     assert scale[0] <= min(ratings) and max(ratings) <= scale[1]
 

@@ -49,7 +49,7 @@ from timgen_data.downloads.checksums import file_digests, folder_digest, parse_m
 from timgen_data.downloads.download import download, fetch_text
 from timgen_data.errors import ChecksumMismatchError, UsageError
 from timgen_common.progress import SILENT, Progress
-from timgen_data.store import Store, fetch_rows
+from timgen_data.store import Store, fetch_rows, save_rating_scale
 
 COLLECTOR = "movielens"
 CHUNK_ROWS = 200_000
@@ -182,6 +182,7 @@ def collect_movielens(
         user_ids = IdLookup(save_users(conn, variant.namespace, users))
         item_ids = IdLookup(save_items(conn, variant.namespace, items))
         links = save_links(conn, item_ids.mapping, catalog.links, method="movielens-links")
+        save_rating_scale(conn, variant.namespace, *variant.rating_scale)
     del catalog, users, items
 
     cursor_key = f"{variant.namespace}:{release.sha256}"

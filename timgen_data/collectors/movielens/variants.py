@@ -26,6 +26,8 @@ class Variant:
     layout: Layout
     has_users: bool
     md5: str | None = None  # the published checksum when pinned here
+    # Whole stars in 100K and 1M; half stars from 10M on (the releases' READMEs).
+    rating_scale: tuple[float, float] = (0.5, 5.0)
 
     @property
     def namespace(self) -> str:
@@ -39,8 +41,9 @@ class Variant:
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
-        Variant("100k", "ml-100k.zip", "ml-100k", "100k", has_users=True),
-        Variant("1m", "ml-1m.zip", "ml-1m", "dat", has_users=True, md5="c4d9eecfca2ab87c1945afe126590906"),
+        Variant("100k", "ml-100k.zip", "ml-100k", "100k", has_users=True, rating_scale=(1.0, 5.0)),
+        Variant("1m", "ml-1m.zip", "ml-1m", "dat", has_users=True, md5="c4d9eecfca2ab87c1945afe126590906",
+                rating_scale=(1.0, 5.0)),
         Variant("10m", "ml-10m.zip", "ml-10M100K", "dat", has_users=False),
         Variant("20m", "ml-20m.zip", "ml-20m", "csv", has_users=False),
         Variant("25m", "ml-25m.zip", "ml-25m", "csv", has_users=False),
