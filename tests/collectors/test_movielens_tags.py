@@ -9,11 +9,13 @@ import hashlib
 from collections import Counter
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from timgen_data.collectors.movielens import collect_movielens
 from timgen_data.collectors.movielens import collector as movielens_collector
 from timgen_data.collectors.movielens.tag_store import MAX_ITEM_TAGS, item_tags_text
+from timgen_data.dataset import BuildOptions, build_dataset
 from timgen_data.errors import MalformedInputError
 from timgen_data.labeling import label_store
 from timgen_data.store import Store, fetch_rows
@@ -199,3 +201,22 @@ def test_item_text_lists_the_most_given_tags_first_and_no_more_than_the_bound():
     text = item_tags_text(counts)
     assert text.startswith("Tags: awe, zeal, tag00, tag01")
     assert len(text.removeprefix("Tags: ").split(", ")) == MAX_ITEM_TAGS
+
+
+def test_a_release_with_tagged_and_untagged_movies_builds_their_texts(tmp_path):
+    release = write_release(tmp_path / "release")
+    with (release / "movies.dat").open("a", encoding="utf-8") as movies:
+        movies.write("4::Untagged (2001)::Drama\n")  # no tag names movie 4: its text stays empty
+    ratings = [f"{user}::{movie}::4.0::{1230000000 + 100 * (4 * user + movie)}" for user in (1, 2, 3) for movie in (1, 2, 3, 4)]
+    (release / "ratings.dat").write_text("".join(f"{r}\n" for r in ratings), encoding="utf-8")
+    store, _ = collect_10m(tmp_path, "built", release)
+    try:
+        label_store(store, "movie")
+        build_dataset(store, tmp_path / "out", BuildOptions(min_interactions=1))
+        stored = item_texts(store, "movielens-10m")
+    finally:
+        store.dispose()
+    items = pq.read_table(next((tmp_path / "out" / "items").glob("*.parquet"))).to_pylist()
+    texts = {row["item_id"]: row["text"] for row in items}
+    assert texts["4"] is None and texts["1"].startswith("Tags: mind-bending")
+    assert texts == {movie: stored[movie] for movie in ("1", "2", "3", "4")}

@@ -140,12 +140,17 @@ def join_parts(parts: list[SplitPart], schema: pa.Schema, repeated: RepeatedText
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _strings(column: pd.Series) -> list[str | None]:
+    return [value if isinstance(value, str) else None for value in column]
+
+
 def items_table(items: pd.DataFrame, embeddings: dict[str, dict[str, list[float]]]) -> pa.Table:
     """The ``items`` table; ``embeddings[modality][item_id]`` is a vector (absent → null)."""
     columns = {
         "item_id": items["item_id"].tolist(),
-        "title": items["title"].tolist(),
-        "text": items["text"].tolist(),
+        # pandas reads a text column where some rows are NULL with NaN in their place.
+        "title": _strings(items["title"]),
+        "text": _strings(items["text"]),
         "class": items["class"].fillna("").tolist(),
         "classes": items["classes"].tolist(),
         "year": [None if pd.isna(y) else int(y) for y in items["year"]],
