@@ -20,6 +20,8 @@ from timgen_common.text_encoding import TextEncoder, load_text_encoder  # noqa: 
 from timgen_model.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from timgen_model.config import load_run_config  # noqa: E402
 from timgen_model.errors import CheckpointError, ModelConfigError  # noqa: E402
+from timgen_model.generation import generate_for_user  # noqa: E402
+from timgen_model.generation_context import GenerationContext  # noqa: E402
 from timgen_model.run_evaluation import evaluate_run  # noqa: E402
 from timgen_model.training import build_network, load_run_dataset, train  # noqa: E402
 
@@ -170,6 +172,9 @@ def test_a_run_records_its_encoder_and_evaluation_reads_the_texts_through_it(ber
     assert "review_projection.weight" in checkpoint.model_state
     evaluated = evaluate_run(tmp_path / "run", "test").metrics
     assert evaluated["rmse"] == pytest.approx(result.metrics["test"]["rmse"], abs=1e-6)
+    # generate reads the user's newest text through it too, in the context it is asked for.
+    generated = generate_for_user(tmp_path / "run", "u3", top_k=3, context=GenerationContext(at=1_700_000_000))
+    assert len(generated.recommendations) == 3
     # The same name now loads other weights: the run refuses them rather than read other vectors.
     tiny_sentence_bert(tmp_path / "changed", seed=3)
     (model / "model.safetensors").write_bytes((tmp_path / "changed" / "model.safetensors").read_bytes())
