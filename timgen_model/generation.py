@@ -16,12 +16,12 @@ from timgen_model.checkpoint import Checkpoint, load_checkpoint
 from timgen_model.class_sets import FIRST_CLASS
 from timgen_model.contract import open_contract
 from timgen_model.encoded_cache import load_encoded
-from timgen_model.review_vectors import attach_review_vectors
 from timgen_model.encoding import EncodedDataset, EncodedSplit
 from timgen_model.errors import CheckpointError, ModelUsageError
 from timgen_model.generation_context import GenerationContext, ResolvedContext, row_in_context
 from timgen_model.item_content import AssetLookup, ItemAsset, item_contents
 from timgen_model.model import TIMGen
+from timgen_model.review_vectors import attach_review_vectors
 from timgen_model.sampling import check_sampling, sample_latents
 from timgen_model.vocab import PAD
 

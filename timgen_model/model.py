@@ -120,7 +120,8 @@ class ModalityAttention(nn.Module):
 
 def review_enabled(config: ModelConfig, spec: DataSpec) -> bool:
     """Whether the network reads what users wrote: the data has texts and the config wants them."""
-    return bool(spec.text_buckets or spec.review_dim) and config.review_text and "review" not in config.masked_modalities
+    return (bool(spec.text_buckets or spec.review_dim) and config.review_text
+            and "review" not in config.masked_modalities)
 
 
 def bucket_tokens(tokens: torch.Tensor, buckets: int) -> torch.Tensor:
@@ -274,14 +275,15 @@ class TIMGen(nn.Module):
         """Projected vectors [B, L, d] of what the user wrote at each input step, and whether
         the step has any text."""
         B, L = batch.items.shape
+        none = batch.items.new_zeros(B, L, self.config.embedding_size, dtype=torch.float), torch.zeros_like(batch.mask)
         if self.spec.review_dim:
             if batch.review_vectors is None:
-                return batch.items.new_zeros(B, L, self.config.embedding_size, dtype=torch.float), torch.zeros_like(batch.mask)
+                return none
             has = batch.review_present & batch.mask
             standardized = (batch.review_vectors - self.review_mean) / self.review_std
             return self.review_projection(standardized) * has.unsqueeze(-1), has
         if batch.text_tokens is None or batch.text_tokens.shape[-1] == 0:
-            return batch.items.new_zeros(B, L, self.config.embedding_size, dtype=torch.float), torch.zeros_like(batch.mask)
+            return none
         tokens = bucket_tokens(batch.text_tokens, self.spec.text_buckets)  # [B, L, K]
         K = tokens.shape[-1]
         vectors = self.review_embedding(tokens.reshape(B * L, K)).reshape(B, L, -1)

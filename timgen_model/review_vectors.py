@@ -46,7 +46,8 @@ _DTYPE = np.dtype(np.float16)  # halves the disk a review costs; the encoders' v
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
-def wants_review_vectors(review_encoder: str, review_text: bool = True, masked: tuple[str, ...] | list[str] = ()) -> bool:
+def wants_review_vectors(review_encoder: str, review_text: bool = True,
+                         masked: tuple[str, ...] | list[str] = ()) -> bool:
     """Whether a run with these settings reads texts through a pretrained encoder."""
     return review_encoder != HASHED and review_text and "review" not in masked
 
@@ -153,7 +154,8 @@ def _write_entry(source: ContractSource, encoder, entry: Path, batch_rows: int, 
 
 
 def review_vectors(source: ContractSource | ContractTables, spec: str, *, batch_rows: int = BATCH_ROWS,
-                   progress: Progress = SILENT, device: str | None = None) -> dict[str, tuple[np.ndarray, ReviewVectors]]:
+                   progress: Progress = SILENT,
+                   device: str | None = None) -> dict[str, tuple[np.ndarray, ReviewVectors]]:
     """Every split's ``(review_index, ReviewVectors)`` for encoder ``spec``: from the cache when a
     complete entry for this encoder (name and version) is there, else encoded (and kept)."""
     from timgen_common.text_encoding import load_text_encoder  # transformers: seconds to import

@@ -29,7 +29,6 @@ from timgen_model.batches import SplitTensors, epoch_batches, process_share, tra
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
 from timgen_model.config import LossConfig, ModelConfig, RunConfig
 from timgen_model.encoded_cache import load_encoded
-from timgen_model.review_vectors import attach_review_vectors, review_statistics, wants_review_vectors
 from timgen_model.encoding import EncodedDataset
 from timgen_model.errors import CheckpointError, ModelConfigError
 from timgen_model.evaluation import evaluate_network
@@ -37,6 +36,7 @@ from timgen_model.heap import release_free_heap
 from timgen_model.model import DataSpec, TIMGen
 from timgen_model.processes import ONE_PROCESS, Processes
 from timgen_model.reports import write_run_reports
+from timgen_model.review_vectors import attach_review_vectors, review_statistics, wants_review_vectors
 from timgen_model.run_folder import claim_run_folder
 
 METRICS_FILE = "metrics.json"
