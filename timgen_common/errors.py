@@ -17,3 +17,7 @@ class UsageError(TimgenError):
 
 class OutputFolderError(UsageError):
     """An output folder is one the command did not write (or holds the store); it is left untouched."""
+
+
+class EncoderError(UsageError):
+    """An encoder spec is unknown, or its model cannot be loaded for the modality asked."""

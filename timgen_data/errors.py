@@ -8,7 +8,7 @@ the rest are failures while doing valid work (exit 3).
 from __future__ import annotations
 
 # The roots stand in timgen_common, where the model can raise and catch them too.
-from timgen_common.errors import OutputFolderError, TimgenError, UsageError
+from timgen_common.errors import EncoderError, OutputFolderError, TimgenError, UsageError
 
 
 class ConfigError(UsageError):
@@ -73,10 +73,6 @@ class AssetError(TimgenError):
 
 class DecodeError(AssetError):
     """An asset's bytes are not a readable image, video or audio stream."""
-
-
-class EncoderError(UsageError):
-    """An encoder spec is unknown, or its model cannot be loaded for the modality asked."""
 
 
 class RateLimitError(TimgenError):

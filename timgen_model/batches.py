@@ -208,6 +208,9 @@ class Batch:
     seasons: torch.Tensor | None = None  # long: 0 winter (Dec-Feb), 1 spring, 2 summer, 3 autumn
     holidays: torch.Tensor | None = None  # long: HOLIDAY_UNKNOWN / HOLIDAY_NO / HOLIDAY_YES
     text_tokens: torch.Tensor | None = None  # long [B, L, K]: hashed n-grams of what the input step's user wrote
+    # The same text through a pretrained encoder (model.review_encoder); None where the split has none.
+    review_vectors: torch.Tensor | None = None  # float [B, L, D]
+    review_present: torch.Tensor | None = None  # bool [B, L]: the input step has a text
 
     def to(self, device: torch.device | str) -> "Batch":
         return Batch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name).to(device)
@@ -298,7 +301,20 @@ class SplitTensors:
             evaluate=torch.as_tensor(windows.evaluate[:, :steps]),
             **calendar,
             text_tokens=torch.as_tensor(gather_tokens(self.split.text_offsets, self.split.text_tokens, i, real)),
+            **self._reviews(i, real),
         )
+
+    def _reviews(self, i: np.ndarray, real: np.ndarray) -> dict[str, torch.Tensor]:
+        """The input steps' review vectors (zeros where a step has no text); nothing without them."""
+        reviews = self.split.reviews
+        if reviews is None or self.split.review_index is None:
+            return {}
+        rows = np.where(real, _at(self.split.review_index, i, real), -1)
+        has = rows >= 0
+        vectors = np.zeros((*rows.shape, reviews.dim), np.float32)
+        if has.any():
+            vectors[has] = reviews.vectors[rows[has]]  # reads only the rows the batch needs
+        return {"review_vectors": torch.as_tensor(vectors), "review_present": torch.as_tensor(has)}
 
     def _calendar(self, ts: np.ndarray, i: np.ndarray, t: np.ndarray, real: np.ndarray, start: np.ndarray,
                   target_real: np.ndarray) -> dict[str, torch.Tensor]:

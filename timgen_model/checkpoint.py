@@ -19,7 +19,7 @@ from timgen_model.model import DataSpec, TIMGen
 CHECKPOINT_FORMAT_VERSION = 1
 # Model switches added within format 1, and the value that rebuilds the network of a
 # checkpoint saved before each existed.
-_BEFORE_ADDED = {"calendar_features": False, "class_target": "primary"}
+_BEFORE_ADDED = {"calendar_features": False, "class_target": "primary", "review_encoder": "hashed"}
 BEST = "checkpoint.pt"
 LAST = "last.pt"
 

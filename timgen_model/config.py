@@ -63,6 +63,11 @@ class ModelConfig(Section):
         "modality, where the dataset has any",
     )
     text_buckets: int = Field(1 << 14, ge=2, description="hash buckets of the review text's word 1-2-grams")
+    review_encoder: str = Field(
+        "hashed", description="how the review text is read: 'hashed' (learned hashed word 1-2-grams) or a "
+        "pretrained text encoder as `align features` names it, e.g. 'hf:all-minilm-l6-v2' (pip install "
+        "'timgen-data[text]'), whose vectors, computed once per dataset, the model projects to its width",
+    )
     masked_modalities: list[Literal["item", "text", "image", "video", "audio", "review"]] = Field(
         default_factory=list, description="modalities treated as absent everywhere (the modality ablation)"
     )
@@ -79,6 +84,14 @@ class ModelConfig(Section):
         # Configs and checkpoints from before the paper's fusion said fusion=true/false.
         if isinstance(value, bool):
             return "query" if value else "none"
+        return value
+
+    @field_validator("review_encoder")
+    @classmethod
+    def _review_encoder_named(cls, value: str):
+        if value != "hashed" and not (value.startswith("hf:") and len(value) > 3):
+            raise ValueError(f"{value!r} is neither 'hashed' nor 'hf:<model folder, packaged alias or Hub id>' "
+                             "(e.g. hf:all-minilm-l6-v2)")
         return value
 
     @model_validator(mode="after")

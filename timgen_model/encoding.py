@@ -74,6 +74,20 @@ class UserIds(Sequence[str]):
         return found
 
 
+@dataclass(frozen=True)
+class ReviewVectors:
+    """What users wrote, encoded by a pretrained text encoder (``model.review_encoder``): one row
+    per interaction with text (``EncodedSplit.review_index`` points into it); may be memory-mapped."""
+
+    vectors: np.ndarray  # float16 [interactions with text, dim]
+    encoder: str  # the encoder's key, name@version (e.g. hf:all-minilm-l6-v2#mean+normalize@…)
+    spec: str  # how the config named it (e.g. hf:all-minilm-l6-v2)
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
 @dataclass
 class EncodedSplit:
     """One split's rows flattened; row k is ``[offsets[k], offsets[k+1])``. Vocabulary indices
@@ -97,6 +111,10 @@ class EncodedSplit:
     # text_tokens[text_offsets[j] : text_offsets[j + 1]]; empty arrays when no text is known.
     text_offsets: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # int64 [n + 1]
     text_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # int32
+    # The same texts through a pretrained encoder (timgen_model.review_vectors), where the config
+    # asks for one: interaction j's vector is reviews.vectors[review_index[j]], none where it is -1.
+    review_index: np.ndarray | None = None  # int64 [n]
+    reviews: ReviewVectors | None = None
 
     @property
     def has_texts(self) -> bool:

@@ -27,6 +27,7 @@ from timgen_common.output_folder import OutputFolder, Protected, protected_folde
 from timgen_common.progress import SILENT, Progress
 from timgen_model.baselines import BiasedMF, Biases, GlobalMean, RatingData, default_mf_grid, tune_biased_mf
 from timgen_model.encoded_cache import load_encoded
+from timgen_model.review_vectors import attach_review_vectors, wants_review_vectors
 from timgen_model.encoding import EncodedDataset
 from timgen_model.evaluation import TOP_K, seen_mask
 from timgen_model.metrics import mae, ranking_metrics, rmse, target_ranks
@@ -216,6 +217,9 @@ def run_experiment(
                           what="experiment", fix="choose a new or empty folder such as runs/ml100k-exp",
                           force_option=None, written_before=_experiment_before_markers)
     data = load_encoded(dataset, progress=progress)
+    base = variant_config("timgen", config_path, overrides).model
+    if wants_review_vectors(base.review_encoder):  # encoded once, for every variant that reads texts
+        data = attach_review_vectors(data, dataset, base.review_encoder, progress=progress)
     with folder.staged() as staging:
         rows: list[dict[str, Any]] = []
         if include_rating_baselines:

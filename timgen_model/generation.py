@@ -21,6 +21,7 @@ from timgen_model.errors import CheckpointError, ModelUsageError
 from timgen_model.generation_context import GenerationContext, ResolvedContext, row_in_context
 from timgen_model.item_content import AssetLookup, ItemAsset, item_contents
 from timgen_model.model import TIMGen
+from timgen_model.review_vectors import attach_review_vectors
 from timgen_model.sampling import check_sampling, sample_latents
 from timgen_model.vocab import PAD
 
@@ -71,6 +72,15 @@ def load_run_data(checkpoint: Checkpoint, dataset: str | Path | None = None) -> 
             f"dataset {source} is not the one this run was trained on (fingerprint {data.fingerprint[:12]} ≠ "
             f"{checkpoint.dataset_fingerprint[:12]}); pass --dataset with the original data or retrain"
         )
+    model = checkpoint.config.model
+    if checkpoint.spec.review_encoder:  # the texts read through the encoder the run was trained with
+        data = attach_review_vectors(data, source, model.review_encoder)
+        found = data.splits["train"].reviews.encoder
+        if found != checkpoint.spec.review_encoder:
+            raise CheckpointError(
+                f"this run read the review texts through {checkpoint.spec.review_encoder}, but "
+                f"{model.review_encoder} now loads {found}; install the model the run was trained with, or retrain"
+            )
     return data
 
 

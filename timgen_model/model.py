@@ -41,6 +41,10 @@ class DataSpec:
     # Hash buckets of what users wrote (the 'review' modality); 0: the data has no texts, or
     # the checkpoint is older than the review modality.
     text_buckets: int = 0
+    # Width of the review vectors of a pretrained text encoder (model.review_encoder), and that
+    # encoder's name@version; 0 and "": the review text is hashed (or absent).
+    review_dim: int = 0
+    review_encoder: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -116,7 +120,8 @@ class ModalityAttention(nn.Module):
 
 def review_enabled(config: ModelConfig, spec: DataSpec) -> bool:
     """Whether the network reads what users wrote: the data has texts and the config wants them."""
-    return bool(spec.text_buckets) and config.review_text and "review" not in config.masked_modalities
+    return (bool(spec.text_buckets or spec.review_dim) and config.review_text
+            and "review" not in config.masked_modalities)
 
 
 def bucket_tokens(tokens: torch.Tensor, buckets: int) -> torch.Tensor:
@@ -151,7 +156,15 @@ class TIMGen(nn.Module):
         # Input encoding.
         self.item_embedding = nn.Embedding(spec.num_items, d, padding_idx=PAD)
         self.modality_projection = nn.ModuleDict({m: nn.Linear(spec.modality_dims[m], d) for m in self.content_modalities})
-        if self.review_modality:
+        if self.review_modality and spec.review_dim:
+            # The pretrained encoder's vector of the text, standardized per dimension with the
+            # train split's statistics, then projected to d like an item's content. Sentence
+            # vectors share a large common direction (cosine 0.9 between unrelated texts of a
+            # small BERT); unstandardized, the projection barely learns what sets texts apart.
+            self.review_projection = nn.Linear(spec.review_dim, d)
+            self.register_buffer("review_mean", torch.zeros(spec.review_dim))
+            self.register_buffer("review_std", torch.ones(spec.review_dim))
+        elif self.review_modality:
             # Mean of the hashed 1-2-grams' embeddings: a learned projection of the bag of n-grams.
             self.review_embedding = nn.EmbeddingBag(spec.text_buckets, d, mode="mean", padding_idx=0)
         for m in spec.modality_dims:
@@ -224,6 +237,12 @@ class TIMGen(nn.Module):
             # σ starts small (softplus(-4) ≈ 0.018) so early training is not drowned in sampling noise.
             nn.init.constant_(self.sigma.bias, -4.0)
 
+    def set_review_statistics(self, mean, std) -> None:
+        """The train split's per-dimension mean and standard deviation of the review vectors."""
+        with torch.no_grad():
+            self.review_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+            self.review_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp(min=1e-6))
+
     def attach_class_sets(self, offsets, members) -> None:
         """Give the network each item's class set (the catalogue's CSR arrays), the 'set' head's targets."""
         device = self.class_set_offsets.device
@@ -256,8 +275,15 @@ class TIMGen(nn.Module):
         """Projected vectors [B, L, d] of what the user wrote at each input step, and whether
         the step has any text."""
         B, L = batch.items.shape
+        none = batch.items.new_zeros(B, L, self.config.embedding_size, dtype=torch.float), torch.zeros_like(batch.mask)
+        if self.spec.review_dim:
+            if batch.review_vectors is None:
+                return none
+            has = batch.review_present & batch.mask
+            standardized = (batch.review_vectors - self.review_mean) / self.review_std
+            return self.review_projection(standardized) * has.unsqueeze(-1), has
         if batch.text_tokens is None or batch.text_tokens.shape[-1] == 0:
-            return batch.items.new_zeros(B, L, self.config.embedding_size, dtype=torch.float), torch.zeros_like(batch.mask)
+            return none
         tokens = bucket_tokens(batch.text_tokens, self.spec.text_buckets)  # [B, L, K]
         K = tokens.shape[-1]
         vectors = self.review_embedding(tokens.reshape(B * L, K)).reshape(B, L, -1)

@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from timgen_model.heap import release_free_heap
 from timgen_model.model import DataSpec, TIMGen
 from timgen_model.processes import ONE_PROCESS, Processes
 from timgen_model.reports import write_run_reports
+from timgen_model.review_vectors import attach_review_vectors, review_statistics, wants_review_vectors
 from timgen_model.run_folder import claim_run_folder
 
 METRICS_FILE = "metrics.json"
@@ -66,16 +67,40 @@ class TrainingObjective(nn.Module):
 
 
 def data_spec(data: EncodedDataset, config: ModelConfig | None = None) -> DataSpec:
-    v = data.vocabularies
     # The review modality exists where the training split has texts and the config reads them.
     wanted = config is None or config.review_text
+    reviews = data.splits["train"].reviews
+    if config is not None and wants_review_vectors(config.review_encoder, config.review_text,
+                                                   config.masked_modalities):
+        if reviews is None or reviews.spec != config.review_encoder:
+            raise ModelConfigError(f"model.review_encoder={config.review_encoder} but the dataset's texts were not "
+                                   "encoded with it; pass the dataset folder, or attach_review_vectors() first")
+        # Like the hashed texts: a train split where nobody wrote gets no review modality.
+        with_vectors = len(reviews.vectors) > 0
+        return replace(_spec(data, 0), review_dim=reviews.dim if with_vectors else 0,
+                       review_encoder=reviews.encoder if with_vectors else "")
+    return _spec(data, (config or ModelConfig()).text_buckets
+                 if wanted and data.splits["train"].has_texts else 0)
+
+
+def _spec(data: EncodedDataset, text_buckets: int) -> DataSpec:
+    v = data.vocabularies
     return DataSpec(
         num_items=len(v.items), num_actions=len(v.actions), num_devices=len(v.devices),
         num_platforms=len(v.platforms), num_geos=len(v.geos), num_classes=len(v.classes),
         modality_dims=data.catalogue.modality_dims, score_mean=data.score_mean, score_std=data.score_std,
-        score_min=data.score_min, score_max=data.score_max,
-        text_buckets=(config or ModelConfig()).text_buckets if wanted and data.splits["train"].has_texts else 0,
+        score_min=data.score_min, score_max=data.score_max, text_buckets=text_buckets,
     )
+
+
+def load_run_dataset(dataset: str | Path, vocabularies, config: ModelConfig, *, revision: str | None = None,
+                     progress: Progress = SILENT) -> EncodedDataset:
+    """The dataset encoded for a run (with ``vocabularies``, or its own), its texts also
+    through ``config.review_encoder`` where the run reads them so."""
+    data = load_encoded(dataset, vocabularies, revision=revision, progress=progress)
+    if wants_review_vectors(config.review_encoder, config.review_text, config.masked_modalities):
+        data = attach_review_vectors(data, dataset, config.review_encoder, revision=revision, progress=progress)
+    return data
 
 
 def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
@@ -87,6 +112,8 @@ def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
     )
     if catalogue.class_set_offsets is not None:
         network.attach_class_sets(catalogue.class_set_offsets, catalogue.class_set_members)
+    if network.spec.review_dim:
+        network.set_review_statistics(*review_statistics(data.splits["train"].reviews))
     return network
 
 
@@ -232,8 +259,8 @@ def train(
         data = dataset
     else:
         vocabularies = previous.vocabularies if previous else None
-        data = _in_turns(lambda: load_encoded(dataset, vocabularies, revision=revision, progress=progress),
-                         accelerator)
+        data = _in_turns(lambda: load_run_dataset(dataset, vocabularies, config.model, revision=revision,
+                                                  progress=progress), accelerator)
     if previous and previous.dataset_fingerprint != data.fingerprint:
         raise CheckpointError(
             f"{out_dir} was trained on different data (fingerprint {previous.dataset_fingerprint[:12]}, "

