@@ -240,6 +240,15 @@ class TIMGen(nn.Module):
         self.class_set_offsets = torch.as_tensor(offsets, dtype=torch.long, device=device)
         self.class_set_members = torch.as_tensor(members, dtype=torch.long, device=device)
 
+    def class_sets_of(self, items: torch.Tensor) -> torch.Tensor:
+        """[T, C] class-set targets of ``items``; from the whole catalogue's sets where it has
+        fewer items than there are targets (a training batch), which is the cheaper gather."""
+        offsets, members, classes = self.class_set_offsets, self.class_set_members, self.spec.num_classes
+        if len(items) > self.spec.num_items:
+            catalogue = torch.arange(self.spec.num_items, device=items.device)
+            return class_set_targets(offsets, members, catalogue, classes)[items]
+        return class_set_targets(offsets, members, items, classes)
+
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, nn.Embedding) and module.embedding_dim > 1:
@@ -475,7 +484,7 @@ class TIMGen(nn.Module):
                 total = total + weights.score * parts["score_mse"]
         if predictions.class_logits is not None and self.config.class_target == "set":
             if len(self.class_set_offsets):
-                sets = class_set_targets(self.class_set_offsets, self.class_set_members, targets, self.spec.num_classes)
+                sets = self.class_sets_of(targets)
                 set_loss = class_set_loss(predictions.class_logits, sets)
                 if set_loss is not None:
                     parts["class_bce"] = set_loss

@@ -12,6 +12,7 @@ import torch
 from support.contract import drifting_histories, genre_embeddings, write_contract
 
 from timgen_model.batches import Batch, SplitTensors, training_windows
+from timgen_model.class_sets import class_set_targets
 from timgen_model.config import load_run_config
 from timgen_model.contract import read_contract
 from timgen_model.encoding import encode_dataset
@@ -141,3 +142,13 @@ def test_fusing_one_modality_equals_the_softmax_over_modalities(tmp_path, fusion
     torch.testing.assert_close(alpha, expected_alpha)
     torch.testing.assert_close(fused, expected)
     assert not alpha[~batch.mask].any() and alpha[batch.mask].eq(1).all()
+
+
+def test_class_sets_from_the_catalogue_equal_the_sets_per_target(data):
+    model = build_network(load_run_config(None, SMALL), data)
+    assert len(model.class_set_offsets)
+    many = torch.randint(0, model.spec.num_items, (3 * model.spec.num_items,), generator=torch.Generator().manual_seed(2))
+    expected = class_set_targets(model.class_set_offsets, model.class_set_members, many, model.spec.num_classes)
+    assert expected.sum() > 0
+    torch.testing.assert_close(model.class_sets_of(many), expected, rtol=0, atol=0)
+    torch.testing.assert_close(model.class_sets_of(many[:5]), expected[:5], rtol=0, atol=0)
