@@ -17,6 +17,7 @@ from timgen_model.batches import Batch
 from timgen_model.class_sets import class_set_loss, class_set_targets
 from timgen_model.config import LossConfig, ModelConfig
 from timgen_model.encoding import HOLIDAY_UNKNOWN, ITEM_RESERVED
+from timgen_model.summed_lookups import summed_lookups
 from timgen_model.vocab import PAD
 
 NUM_RESERVED_ITEMS = len(ITEM_RESERVED)
@@ -85,6 +86,15 @@ def gap_bucket(gaps: torch.Tensor, buckets: int) -> torch.Tensor:
 def causal_mask(length: int, device) -> torch.Tensor:
     """True above the diagonal: step t may not attend to later steps."""
     return torch.ones(length, length, dtype=torch.bool, device=device).triu(1)
+
+
+def selector(select: torch.Tensor):
+    """``t -> t[select]`` for tensors shaped like the bool ``select`` (plus trailing dims); a
+    flattening view where everything is selected (training windows count every slot), which
+    spares the copy forward and the scatter of its gradient backward."""
+    if bool(select.all()):
+        return lambda t: t.flatten(0, select.dim() - 1)
+    return lambda t: t[select]
 
 
 def kl_standard_normal(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -249,6 +259,15 @@ class TIMGen(nn.Module):
         self.class_set_offsets = torch.as_tensor(offsets, dtype=torch.long, device=device)
         self.class_set_members = torch.as_tensor(members, dtype=torch.long, device=device)
 
+    def class_sets_of(self, items: torch.Tensor) -> torch.Tensor:
+        """[T, C] class-set targets of ``items``; from the whole catalogue's sets where it has
+        fewer items than there are targets (a training batch), which is the cheaper gather."""
+        offsets, members, classes = self.class_set_offsets, self.class_set_members, self.spec.num_classes
+        if len(items) > self.spec.num_items:
+            catalogue = torch.arange(self.spec.num_items, device=items.device)
+            return class_set_targets(offsets, members, catalogue, classes)[items]
+        return class_set_targets(offsets, members, items, classes)
+
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, nn.Embedding) and module.embedding_dim > 1:
@@ -290,37 +309,68 @@ class TIMGen(nn.Module):
         return vectors, (tokens != 0).any(-1) & batch.mask
 
     def encode_inputs(self, batch: Batch) -> torch.Tensor:
+        """x_t: the item, what the user wrote, and the step's context features, summed.
+
+        Every table lookup of the context is one ``embedding_bag`` over the tables side by side,
+        and every linear code (score, time, weekday, clock) one matmul over the codes side by
+        side: the same sum as one lookup and one projection each (up to float rounding; see
+        tests/model/test_fused_inputs.py), without a pass over [B, L, d] per feature."""
         x = self.item_representation(batch.items)  # [B, L, d]
         if self.review_modality:
             x = x + self.review_vectors(batch)[0]
+        tables = self.context_lookups(batch)
+        if tables:
+            x = x + summed_lookups(tables)
+        codes = self.context_codes(batch)
+        if codes:
+            features = torch.cat([f for f, _, _ in codes], dim=-1)  # [B, L, F]
+            weight = torch.cat([w for _, w, _ in codes], dim=1)  # [d, F]
+            biases = [b for _, _, b in codes if b is not None]
+            x = x + F.linear(features, weight, torch.stack(biases).sum(0) if biases else None)
+        return self.dropout(self.input_norm(x)) * batch.mask.unsqueeze(-1)
+
+    def context_lookups(self, batch: Batch) -> list[tuple[nn.Embedding, torch.Tensor]]:
+        """The embedding tables x_t adds a row of, each with its [B, L] indices."""
+        tables = []
         if self.config.interaction_features:
-            x = x + self.action_embedding(batch.actions) + self.class_embedding(batch.classes)
-            x = x + self.device_embedding(batch.devices) + self.platform_embedding(batch.platforms)
-            x = x + self.geo_embedding(batch.geos)
-            x = x + self.score_projection(batch.scores.unsqueeze(-1)) * batch.score_known.unsqueeze(-1)
+            tables += [(self.action_embedding, batch.actions), (self.class_embedding, batch.classes),
+                       (self.device_embedding, batch.devices), (self.platform_embedding, batch.platforms),
+                       (self.geo_embedding, batch.geos)]
         if self.config.time_features:
-            x = x + self.time_projection(time_sinusoid(batch.days, self.config.embedding_size))
-            x = x + self.gap_embedding(gap_bucket(batch.gaps, self.config.gap_buckets))
+            tables.append((self.gap_embedding, gap_bucket(batch.gaps, self.config.gap_buckets)))
+            if self.config.calendar_features and batch.day_phases is not None:
+                tables += [(self.season_embedding, batch.seasons), (self.holiday_embedding, batch.holidays)]
+        if self.config.position_embedding:
+            L = batch.items.shape[1]
+            tables.append((self.position_embedding, torch.arange(L, device=batch.items.device).expand_as(batch.items)))
+        return tables
+
+    def context_codes(self, batch: Batch) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """The linear codes x_t adds: (features [B, L, f], weight [d, f], bias [d] or None) each."""
+        codes = []
+        if self.config.interaction_features:
+            # (W s + b) · known, written as a projection of (s · known, known).
+            known = batch.score_known.unsqueeze(-1).float()
+            projection = self.score_projection
+            codes.append((torch.cat([batch.scores.unsqueeze(-1) * known, known], dim=-1),
+                          torch.cat([projection.weight, projection.bias.unsqueeze(-1)], dim=1), None))
+        if self.config.time_features:
+            codes.append((time_sinusoid(batch.days, self.config.embedding_size), self.time_projection.weight,
+                          self.time_projection.bias))
             calendar = self.config.calendar_features and batch.local_weekdays is not None
             weekdays = batch.local_weekdays if calendar else batch.weekdays
             angle = weekdays.float() * (2 * math.pi / 7)
-            x = x + self.weekday_projection(torch.stack([angle.sin(), angle.cos()], dim=-1))
-            if self.config.calendar_features:
-                x = x + self.calendar_code(batch)
-        if self.config.position_embedding:
-            x = x + self.position_embedding(torch.arange(x.shape[1], device=x.device))
-        return self.dropout(self.input_norm(x)) * batch.mask.unsqueeze(-1)
+            codes.append((torch.stack([angle.sin(), angle.cos()], dim=-1), self.weekday_projection.weight,
+                          self.weekday_projection.bias))
+            if self.config.calendar_features and batch.day_phases is not None:
+                codes.append((self.calendar_cycles(batch), self.clock_projection.weight, self.clock_projection.bias))
+        return codes
 
-    def calendar_code(self, batch: Batch) -> torch.Tensor:
-        """The paper's "date/hour encoded using sine and cosine" and its seasonal and holiday
-        preferences by table lookup, on the local clock; zeros for a batch made without them."""
-        if batch.day_phases is None:
-            return torch.zeros((), device=batch.days.device)
+    def calendar_cycles(self, batch: Batch) -> torch.Tensor:
+        """The paper's "date/hour encoded using sine and cosine": [B, L, 4] on the local clock."""
         day = batch.day_phases * (2 * math.pi)
         year = batch.year_phases * (2 * math.pi)
-        cycles = torch.stack([day.sin(), day.cos(), year.sin(), year.cos()], dim=-1)
-        return (self.clock_projection(cycles) + self.season_embedding(batch.seasons)
-                + self.holiday_embedding(batch.holidays))
+        return torch.stack([day.sin(), day.cos(), year.sin(), year.cos()], dim=-1)
 
     # -- temporal layer and fusion ------------------------------------------------------
     def temporal_states(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -350,6 +400,10 @@ class TIMGen(nn.Module):
                 # h_m and α all but constant; the step's own vector keeps them moving with it.
                 h = h + vectors * present.unsqueeze(-1)
             hs.append(h)
+            if len(self.fused_modalities) == 1:
+                # α over one modality is 1 where it is present and 0 where not, whatever its score.
+                alpha = present.unsqueeze(-1).to(h.dtype)  # [B, L, 1]
+                return self.fuse(torch.cat([z, h * alpha], dim=-1)), alpha
             logits.append(self.modality_scorer[m](h).squeeze(-1).masked_fill(~present, float("-inf")))
         logits = torch.stack(logits, dim=-1)  # [B, L, M]
         alpha = torch.softmax(logits, dim=-1)
@@ -428,8 +482,9 @@ class TIMGen(nn.Module):
         does not run the network twice)."""
         encoded = self(batch)
         select = batch.evaluate & batch.mask
-        latent = encoded.latent[select]  # [T, k]
-        targets = batch.target_items[select]
+        pick = selector(select)
+        latent = pick(encoded.latent)  # [T, k]
+        targets = pick(batch.target_items)
         # Sampled negatives only while training: validation and test always rank the whole catalogue.
         sampled = self.training and 0 < weights.negatives < self.spec.num_items - NUM_RESERVED_ITEMS
         predictions = self.generate(
@@ -445,22 +500,23 @@ class TIMGen(nn.Module):
         total = weights.reconstruction * parts["reconstruction"]
         beta = weights.beta_at(step)
         if encoded.sigma is not None:
-            parts["kl"] = kl_standard_normal(encoded.mu[select], encoded.sigma[select]).mean()
+            parts["kl"] = kl_standard_normal(pick(encoded.mu), pick(encoded.sigma)).mean()
             total = total + beta * parts["kl"]
         if predictions.scores is not None:
-            known = batch.target_score_known[select]
+            known = pick(batch.target_score_known)
             if known.any():
-                parts["score_mse"] = F.mse_loss(predictions.scores[known], batch.target_scores[select][known])
+                keep = selector(known)
+                parts["score_mse"] = F.mse_loss(keep(predictions.scores), keep(pick(batch.target_scores)))
                 total = total + weights.score * parts["score_mse"]
         if predictions.class_logits is not None and self.config.class_target == "set":
             if len(self.class_set_offsets):
-                sets = class_set_targets(self.class_set_offsets, self.class_set_members, targets, self.spec.num_classes)
+                sets = self.class_sets_of(targets)
                 set_loss = class_set_loss(predictions.class_logits, sets)
                 if set_loss is not None:
                     parts["class_bce"] = set_loss
                     total = total + weights.classification * parts["class_bce"]
         elif predictions.class_logits is not None:
-            classes = batch.target_classes[select]
+            classes = pick(batch.target_classes)
             classes = torch.where(classes != PAD, classes, torch.full_like(classes, IGNORE))
             if (classes != IGNORE).any():
                 parts["class_ce"] = F.cross_entropy(predictions.class_logits, classes, ignore_index=IGNORE)
