@@ -179,6 +179,16 @@ def evaluation_windows(split: EncodedSplit, max_len: int, *, chunk_positions: in
     return _index(split, *(np.concatenate(parts) for parts in zip(*found)), max_len)
 
 
+def windows_for_training(split: EncodedSplit, max_len: int, kind: str = "disjoint") -> WindowIndex:
+    """An epoch's windows: ``disjoint`` (``training_windows``) or ``overlapping``, the evaluation's
+    windows, where every target but a history's first ``max_len // 2`` is predicted from at least
+    half a window of context, as it is evaluated (SASRec implementations train on every prefix
+    for the same reason), at about twice the steps."""
+    if kind == "overlapping":
+        return evaluation_windows(split, max_len)
+    return training_windows(split, max_len)
+
+
 @dataclass
 class Batch:
     """Padded tensors for a set of windows; every field is [B, L] unless noted."""

@@ -30,6 +30,10 @@ class ModelConfig(Section):
     num_heads: int = Field(2, ge=1, description="attention heads")
     feedforward_size: int = Field(256, ge=4, description="Transformer feed-forward width")
     dropout: float = Field(0.2, ge=0.0, lt=1.0)
+    attention_dropout: float = Field(
+        0.0, ge=0.0, lt=1.0, description="dropout on the Transformer's attention weights (SASRec's and RecBole's "
+        "regularizer); 0 skips its Bernoulli draw per (head, query, key), the slowest op of a step on CPU",
+    )
     max_len: int = Field(200, ge=2, description="steps per window")
     latent_size: int = Field(64, ge=2, description="size of the latent interest vector ℓ")
     temporal: Literal["transformer", "mean"] = Field(
@@ -129,6 +133,11 @@ class TrainConfig(Section):
     learning_rate: float = Field(2e-3, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
     grad_clip: float = Field(1.0, gt=0.0, description="max gradient norm")
+    windows: Literal["disjoint", "overlapping"] = Field(
+        "disjoint", description="training windows: 'disjoint' cuts each history into windows of max_len; "
+        "'overlapping' starts one every max_len/2 steps and counts only its newer half, so every target but "
+        "a history's first max_len/2 is predicted from at least max_len/2 steps (as evaluated), at twice the work",
+    )
     patience: int = Field(6, ge=1, description="epochs without validation improvement before stopping")
     monitor: Literal["loss", "rmse", "ndcg@10"] = Field("loss", description="validation figure for early stopping")
     seed: int = 0

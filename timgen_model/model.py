@@ -209,9 +209,9 @@ class TIMGen(nn.Module):
                 d, config.num_heads, config.feedforward_size, config.dropout,
                 activation="gelu", batch_first=True, norm_first=True,
             )
-            # Dropout on the residual stream only: dropout on attention weights costs a Bernoulli draw
-            # per (head, query, key), the slowest op on CPU, for no accuracy gain here.
-            layer.self_attn.dropout = 0.0
+            # Dropout on attention weights costs a Bernoulli draw per (head, query, key), the slowest op
+            # on CPU: only where model.attention_dropout asks for it.
+            layer.self_attn.dropout = config.attention_dropout
             layer.dropout = nn.Identity()  # likewise inside the 4×-wide feed-forward; residual dropout stays
             self.temporal = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
             self.temporal_norm = nn.LayerNorm(d)

@@ -25,7 +25,7 @@ from torch import nn
 
 from timgen_common.output_folder import Protected
 from timgen_common.progress import SILENT, Progress
-from timgen_model.batches import SplitTensors, epoch_batches, process_share, training_windows
+from timgen_model.batches import SplitTensors, epoch_batches, process_share, windows_for_training
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
 from timgen_model.config import LossConfig, ModelConfig, RunConfig
 from timgen_model.encoded_cache import load_encoded
@@ -306,7 +306,7 @@ def _fit(data: EncodedDataset, out_dir: Path, config: RunConfig, variant: str, p
         _restore_rng(previous.rng_state, processes, device)
 
     split = data.splits["train"]
-    windows = training_windows(split, config.model.max_len)
+    windows = windows_for_training(split, config.model.max_len, config.train.windows)
     tensors = SplitTensors(split, data.score_mean, data.score_std)
 
     def snapshot(epoch: int, with_optimizer: bool, streams: list[dict]) -> Checkpoint:
