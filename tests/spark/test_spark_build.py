@@ -84,6 +84,8 @@ def test_ml100k_time_split_with_k_core(spark, ml100k_labelled, tmp_path):
             "build.json", "stats.png"} <= set(files)
 
 
+# Batches of 5 rows make this build hundreds of Spark jobs: seconds each on a shared CPU.
+@pytest.mark.timeout(900)
 def test_generated_leave_last_out_in_tiny_shards_and_batches(spark, generated, tmp_path, tiny):
     files = assert_same_dataset(spark, generated, BuildOptions(scenario="video", min_interactions=4), tmp_path)
     assert len([f for f in files if f.startswith("interactions/train-")]) > 3
