@@ -165,16 +165,22 @@ def _write_entry(source: ContractSource, vocab: Vocabularies, entry: Path, batch
             "vocabularies": vocab.to_json(),
         }
         del splits  # unmap before the rename
-        (partial / META).write_text(json.dumps(meta))
-        try:
-            os.rename(partial, entry)
-        except OSError:
-            if not (entry / META).exists():  # not a concurrent run that finished first
-                raise
-            shutil.rmtree(partial, ignore_errors=True)
+        publish_entry(partial, entry, meta)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+
+
+def publish_entry(partial: Path, entry: Path, meta: dict) -> None:
+    """Move a fully written ``partial`` folder to ``entry``, its ``META`` file written last, so
+    a folder without it never opens; a concurrent run that finished first wins."""
+    (partial / META).write_text(json.dumps(meta))
+    try:
+        os.rename(partial, entry)
+    except OSError:
+        if not (entry / META).exists():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def load_encoded(dataset: str | os.PathLike[str], vocabularies: Vocabularies | None = None, *,

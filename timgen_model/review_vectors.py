@@ -33,14 +33,14 @@ import pyarrow.compute as pc
 from timgen_common.progress import SILENT, Progress
 from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitReader, as_source, open_contract
 from timgen_model.encoded_cache import FORMAT as CACHE_FORMAT
-from timgen_model.encoded_cache import _digest, _roots, _writable
+from timgen_model.encoded_cache import META, _digest, _roots, _writable, publish_entry
 from timgen_model.encoding import EncodedDataset, ReviewVectors, flat_texts
 from timgen_model.errors import ModelError
 from timgen_model.fingerprint import BATCH_ROWS
 
 HASHED = "hashed"
 FORMAT = 1
-META = "meta.json"
+
 ENCODE_BATCH = 64  # texts per forward pass of the encoder
 _DTYPE = np.dtype(np.float16)  # halves the disk a review costs; the encoders' vectors are well inside its range
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
@@ -141,13 +141,7 @@ def _write_entry(source: ContractSource, encoder, entry: Path, batch_rows: int, 
             sink.finish(encoder.dim)
             lengths[split] = sink.lengths
         meta = {"format": FORMAT, "encoder": encoder.key, "dim": encoder.dim, "dtype": _DTYPE.str, "lengths": lengths}
-        (partial / META).write_text(json.dumps(meta))  # last: a folder without it never opens
-        try:
-            os.rename(partial, entry)
-        except OSError:
-            if not (entry / META).exists():  # not a concurrent run that finished first
-                raise
-            shutil.rmtree(partial, ignore_errors=True)
+        publish_entry(partial, entry, meta)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
