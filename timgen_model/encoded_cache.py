@@ -17,18 +17,16 @@ opened, so what a killed run left behind is never trusted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from timgen_common.disk_full import is_disk_full
 from timgen_common.progress import SILENT, Progress
+from timgen_model.cache_folders import META, cache_roots, digest, partial_entry, publish_entry, writable_folder
 from timgen_model.contract import SPLITS, ContractSource, open_contract
 from timgen_model.encoding import (
     ARRAYS, EncodedDataset, EncodedSplit, UserIds, Vocabularies, assemble, build_vocabularies, encode_dataset,
@@ -38,9 +36,7 @@ from timgen_model.errors import ModelError
 from timgen_model.fingerprint import BATCH_ROWS, fingerprint
 
 FORMAT = 4  # 2: the calendar arrays (utc_offsets, holidays); 3: the texts' hashed n-grams (text_offsets, text_tokens); 4: the class vocabulary holds every class of the items' class sets
-META = "meta.json"
 OWN = "own"  # the entry encoded with the dataset's own vocabularies
-_PARTIAL = ".partial-"
 
 
 def array_dtypes(vocab: Vocabularies) -> dict[str, np.dtype]:
@@ -113,43 +109,9 @@ def _open_entry(entry: Path, source: ContractSource, vocabularies: Vocabularies 
     return assemble(source, vocab, splits, meta["score_statistics"], meta["fingerprint"])
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _roots(source: ContractSource) -> list[Path]:
-    """Where entries may be: the dataset's own cache folder, then the user's cache folder."""
-    assert source.cache_root is not None
-    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    fallback = home / "timgen-data" / "encoded" / _digest(str(source.cache_root.resolve()))
-    return [source.cache_root, fallback]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _remove_leftovers(root: Path, identity: str) -> None:
-    """Entries for earlier versions of the dataset's files, and partial entries whose writer died."""
-    for stale in (p for p in root.iterdir() if p.is_dir() and p.name != identity):
-        shutil.rmtree(stale, ignore_errors=True)
-    for partial in (root / identity).glob(f"{_PARTIAL}*"):
-        pid = partial.name.split("-")[-2]
-        if not (pid.isdigit() and _alive(int(pid))):
-            shutil.rmtree(partial, ignore_errors=True)
-
-
 def _write_entry(source: ContractSource, vocab: Vocabularies, entry: Path, batch_rows: int,
                  progress: Progress) -> None:
-    partial = entry.parent / f"{_PARTIAL}{entry.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir()
-    try:
+    with partial_entry(entry) as partial:
         dtypes = array_dtypes(vocab)
         progress.start("encode", total=sum(source.splits[s].num_rows for s in SPLITS), unit="rows")
         splits = {name: encode_split(source.splits[name], vocab, FileSink(partial, name, dtypes),
@@ -166,21 +128,12 @@ def _write_entry(source: ContractSource, vocab: Vocabularies, entry: Path, batch
         }
         del splits  # unmap before the rename
         publish_entry(partial, entry, meta)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
 
 
-def publish_entry(partial: Path, entry: Path, meta: dict) -> None:
-    """Move a fully written ``partial`` folder to ``entry``, its ``META`` file written last, so
-    a folder without it never opens; a concurrent run that finished first wins."""
-    (partial / META).write_text(json.dumps(meta))
-    try:
-        os.rename(partial, entry)
-    except OSError:
-        if not (entry / META).exists():
-            raise
-        shutil.rmtree(partial, ignore_errors=True)
+def dataset_identity(source: ContractSource) -> str:
+    """The folder name of this version of the dataset's files under this format: entries of an
+    earlier version (or format) are leftovers, removed when an entry is next written."""
+    return digest(f"{FORMAT}\0{source.identity}")
 
 
 def load_encoded(dataset: str | os.PathLike[str], vocabularies: Vocabularies | None = None, *,
@@ -196,9 +149,9 @@ def load_encoded(dataset: str | os.PathLike[str], vocabularies: Vocabularies | N
     source = open_contract(dataset, revision=revision, token=token)
     if source.cache_root is None:
         return encode_dataset(source, vocabularies, batch_rows=batch_rows, progress=progress)
-    identity = _digest(f"{FORMAT}\0{source.identity}")
-    names = [OWN] + ([f"vocab-{_digest(json.dumps(vocabularies.to_json()))}"] if vocabularies else [])
-    roots = _roots(source)
+    identity = dataset_identity(source)
+    names = [OWN] + ([f"vocab-{digest(json.dumps(vocabularies.to_json()))}"] if vocabularies else [])
+    roots = cache_roots(source)
     for root in roots:
         for name in names:
             found = _open_entry(root / identity / name, source, vocabularies)
@@ -206,7 +159,7 @@ def load_encoded(dataset: str | os.PathLike[str], vocabularies: Vocabularies | N
                 return found
     own = build_vocabularies(source, batch_rows=batch_rows, progress=progress)
     vocab, name = (own, OWN) if vocabularies in (None, own) else (vocabularies, names[-1])
-    entry = _writable(roots, identity) / name
+    entry = writable_folder(roots, identity) / name
     if entry.exists() and _open_entry(entry, source, vocab) is None:
         shutil.rmtree(entry, ignore_errors=True)  # damaged: a partial entry is never renamed into place
     if not entry.exists():
@@ -215,17 +168,3 @@ def load_encoded(dataset: str | os.PathLike[str], vocabularies: Vocabularies | N
     if found is None:
         raise ModelError(f"{entry}: the encoded dataset just written does not open; remove the folder and re-run")
     return found
-
-
-def _writable(roots: list[Path], identity: str) -> Path:
-    """The first root where this dataset's entries can be written, tidied of leftovers."""
-    for number, root in enumerate(roots):
-        try:
-            (root / identity).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            if is_disk_full(exc) or number == len(roots) - 1:
-                raise
-            continue  # e.g. a read-only dataset folder: the user's cache folder is next
-        _remove_leftovers(root, identity)
-        return root / identity
-    raise AssertionError("unreachable")

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +31,8 @@ import pyarrow.compute as pc
 
 from timgen_common.progress import SILENT, Progress
 from timgen_model.contract import SPLITS, ContractSource, ContractTables, SplitReader, as_source, open_contract
-from timgen_model.encoded_cache import FORMAT as CACHE_FORMAT
-from timgen_model.encoded_cache import META, _digest, _roots, _writable, publish_entry
+from timgen_model.cache_folders import META, cache_roots, digest, partial_entry, publish_entry, writable_folder
+from timgen_model.encoded_cache import dataset_identity
 from timgen_model.encoding import EncodedDataset, ReviewVectors, flat_texts
 from timgen_model.errors import ModelError
 from timgen_model.fingerprint import BATCH_ROWS
@@ -108,7 +107,7 @@ def _encode_split(reader: SplitReader, encoder, sink: _Sink, batch_rows: int, pr
 
 
 def _entry_name(key: str) -> str:
-    return f"review-{_digest(key)}"
+    return f"review-{digest(key)}"
 
 
 def _open_entry(entry: Path, key: str, spec: str) -> dict[str, tuple[np.ndarray, ReviewVectors]] | None:
@@ -131,9 +130,7 @@ def _open_entry(entry: Path, key: str, spec: str) -> dict[str, tuple[np.ndarray,
 
 
 def _write_entry(source: ContractSource, encoder, entry: Path, batch_rows: int, progress: Progress) -> None:
-    partial = entry.parent / f".partial-{entry.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    partial.mkdir()
-    try:
+    with partial_entry(entry) as partial:
         lengths = {}
         for split in SPLITS:
             sink = _Sink(partial, split)
@@ -142,9 +139,6 @@ def _write_entry(source: ContractSource, encoder, entry: Path, batch_rows: int, 
             lengths[split] = sink.lengths
         meta = {"format": FORMAT, "encoder": encoder.key, "dim": encoder.dim, "dtype": _DTYPE.str, "lengths": lengths}
         publish_entry(partial, entry, meta)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
 
 
 def review_vectors(source: ContractSource | ContractTables, spec: str, *, batch_rows: int = BATCH_ROWS,
@@ -167,13 +161,13 @@ def review_vectors(source: ContractSource | ContractTables, spec: str, *, batch_
             found[split] = (index, ReviewVectors(vectors, encoder.key, spec))
         progress.finish("review texts")
         return found
-    identity, name = _digest(f"{CACHE_FORMAT}\0{source.identity}"), _entry_name(encoder.key)
-    roots = _roots(source)
+    identity, name = dataset_identity(source), _entry_name(encoder.key)
+    roots = cache_roots(source)
     for root in roots:
         found = _open_entry(root / identity / name, encoder.key, spec)
         if found is not None:
             return found
-    entry = _writable(roots, identity) / name
+    entry = writable_folder(roots, identity) / name
     if entry.exists():
         shutil.rmtree(entry, ignore_errors=True)  # damaged: a partial entry is never renamed into place
     progress.start("review texts", total=total, unit="rows")

