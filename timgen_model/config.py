@@ -35,6 +35,12 @@ class ModelConfig(Section):
         "regularizer); 0 skips its Bernoulli draw per (head, query, key), the slowest op of a step on CPU",
     )
     max_len: int = Field(200, ge=2, description="steps per window")
+    norm_first: bool = Field(
+        True, description="pre-layer-norm Transformer (each sublayer's input normalized, plus a final norm); "
+        "false: post-layer-norm, as BERT and RecBole's SASRec (each sublayer's residual sum normalized)",
+    )
+    init_std: float = Field(0.05, gt=0.0, description="standard deviation of the embeddings' initial weights "
+                            "(RecBole's SASRec: 0.02)")
     latent_size: int = Field(64, ge=2, description="size of the latent interest vector ℓ")
     temporal: Literal["transformer", "mean"] = Field(
         "transformer", description="'mean' replaces the Transformer by causal average pooling (the static ablation)"
@@ -76,6 +82,12 @@ class ModelConfig(Section):
         default_factory=list, description="modalities treated as absent everywhere (the modality ablation)"
     )
     vae: bool = Field(True, description="variational latent; off makes ℓ a deterministic projection")
+    decoder: Literal["mlp", "linear"] = Field(
+        "mlp", description="G's query from ℓ: a two-layer MLP, or one linear map (SASRec and RecBole score the "
+        "last state against the item embeddings directly)",
+    )
+    item_bias: bool = Field(True, description="a learned per-item term in the ranking logits (popularity); "
+                            "false: logits are query · item vector only, as in SASRec")
     gap_buckets: int = Field(48, ge=2, description="buckets of the log(1+Δt) embedding")
     class_target: Literal["set", "primary"] = Field(
         "set", description="'set': the next item's class set (its genres), a sigmoid per class with binary "

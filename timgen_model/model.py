@@ -207,14 +207,15 @@ class TIMGen(nn.Module):
         if config.temporal == "transformer":
             layer = nn.TransformerEncoderLayer(
                 d, config.num_heads, config.feedforward_size, config.dropout,
-                activation="gelu", batch_first=True, norm_first=True,
+                activation="gelu", batch_first=True, norm_first=config.norm_first,
             )
             # Dropout on attention weights costs a Bernoulli draw per (head, query, key), the slowest op
             # on CPU: only where model.attention_dropout asks for it.
             layer.self_attn.dropout = config.attention_dropout
             layer.dropout = nn.Identity()  # likewise inside the 4×-wide feed-forward; residual dropout stays
             self.temporal = nn.TransformerEncoder(layer, config.num_layers, enable_nested_tensor=False)
-            self.temporal_norm = nn.LayerNorm(d)
+            # Post-norm layers already end normalized; the final norm belongs to pre-norm stacks.
+            self.temporal_norm = nn.LayerNorm(d) if config.norm_first else nn.Identity()
         else:
             self.temporal = MeanPooling(d, config.feedforward_size, config.dropout)
 
@@ -233,8 +234,12 @@ class TIMGen(nn.Module):
             self.sigma = nn.Linear(d, k)
 
         # Generator G(ℓ, x*).
-        self.decoder = nn.Sequential(nn.Linear(k, d), nn.GELU(), nn.Linear(d, d))
-        self.item_bias = nn.Parameter(torch.zeros(spec.num_items))
+        if config.decoder == "mlp":
+            self.decoder = nn.Sequential(nn.Linear(k, d), nn.GELU(), nn.Linear(d, d))
+        else:
+            self.decoder = nn.Linear(k, d)
+        # Without the option the bias stays zero (no gradient), so the logits and checkpoints keep their shape.
+        self.item_bias = nn.Parameter(torch.zeros(spec.num_items), requires_grad=config.item_bias)
         self.score_head = nn.Sequential(nn.Linear(k + 2 * d, d), nn.GELU(), nn.Linear(d, 1))
         self.score_item_bias = nn.Embedding(spec.num_items, 1)
         nn.init.zeros_(self.score_item_bias.weight)
@@ -242,7 +247,7 @@ class TIMGen(nn.Module):
         # The items' class sets (CSR), targets of a 'set' class head; not saved: they come from the dataset.
         self.register_buffer("class_set_offsets", torch.zeros(0, dtype=torch.long), persistent=False)
         self.register_buffer("class_set_members", torch.zeros(0, dtype=torch.long), persistent=False)
-        self.apply(self._init_weights)
+        self.apply(lambda module: self._init_weights(module, config.init_std))
         if config.vae:
             # σ starts small (softplus(-4) ≈ 0.018) so early training is not drowned in sampling noise.
             nn.init.constant_(self.sigma.bias, -4.0)
@@ -269,9 +274,9 @@ class TIMGen(nn.Module):
         return class_set_targets(offsets, members, items, classes)
 
     @staticmethod
-    def _init_weights(module: nn.Module) -> None:
+    def _init_weights(module: nn.Module, std: float) -> None:
         if isinstance(module, nn.Embedding) and module.embedding_dim > 1:
-            nn.init.normal_(module.weight, std=0.05)
+            nn.init.normal_(module.weight, std=std)
             if module.padding_idx is not None:
                 with torch.no_grad():
                     module.weight[module.padding_idx].zero_()

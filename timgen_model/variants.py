@@ -25,6 +25,16 @@ VARIANTS: dict[str, list[str]] = {
         "model.fusion=none", "model.vae=false", "loss.score=0", "loss.classification=0", "model.review_text=false",
     ],
 }
+# The same network with RecBole 1.2.1's SASRec recipe (its SASRec.yaml and overall.yaml): dropout
+# 0.5 on states and attention weights, the newest 50 items, post-layer-norm, N(0, 0.02) embeddings,
+# the last state scored against the item embeddings without a per-item bias, Adam at 1e-3, early
+# stopping on validation NDCG@10 after 10 epochs without progress. Every-prefix training becomes
+# overlapping windows. For comparing with RecBole on one split (docs/model.md, "Against RecBole's SASRec").
+VARIANTS["sasrec-recbole"] = VARIANTS["sasrec"] + [
+    "model.dropout=0.5", "model.attention_dropout=0.5", "model.max_len=50", "model.norm_first=false",
+    "model.init_std=0.02", "model.decoder=linear", "model.item_bias=false",
+    "train.learning_rate=0.001", "train.windows=overlapping", "train.monitor=ndcg@10", "train.patience=10",
+]
 
 
 def masked_variant(modality: str) -> str:

@@ -69,7 +69,8 @@ def _epoch_line(entry: dict) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: checkpoints, metrics.json and plots go here.")
 @click.option("--variant", default="timgen", show_default=True,
-              help="timgen, timgen-mean-pooling, sasrec or timgen-without-<modality>.")
+              help="timgen, timgen-mean-pooling, timgen-paper-fusion, sasrec, sasrec-recbole or "
+                   "timgen-without-<modality>.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last epoch.")
 @click.option("--overwrite", is_flag=True,
               help="Replace the run in --out with a new one (the earlier run stays until the new one finishes).")
