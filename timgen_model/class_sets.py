@@ -65,3 +65,30 @@ def true_sets(offsets: np.ndarray, members: np.ndarray, items: np.ndarray, num_c
     """[T, C] bool: the class set of each of ``items`` (numpy twin of :func:`class_set_targets`)."""
     return class_set_targets(torch.as_tensor(offsets), torch.as_tensor(members), torch.as_tensor(items, dtype=torch.long),
                              num_classes).numpy() > 0
+
+
+def class_prior_logits(offsets: np.ndarray, members: np.ndarray, items: np.ndarray, is_target: np.ndarray,
+                       num_classes: int, chunk: int = 1 << 22) -> np.ndarray | None:
+    """[C] log-odds of each class among the class sets of the training targets (``items`` where
+    ``is_target``, read a chunk at a time); None when no target has a class set.
+
+    A set head whose biases start here predicts the classes' base rates from the first step.
+    Started at 0 instead, every class begins at probability 1/2, and the summed binary
+    cross-entropy (≈ 0.69 × C) and its gradient swamp the other losses until the biases have
+    moved down to the base rates; under gradient clipping that also slows the score and ranking
+    heads (the prior initialisation of Lin et al. 2017, "Focal Loss for Dense Object Detection").
+    """
+    num_items = len(offsets) - 1
+    counts = np.zeros(num_items, np.int64)
+    for start in range(0, len(items), chunk):
+        part = np.asarray(items[start:start + chunk])[np.asarray(is_target[start:start + chunk], bool)]
+        counts += np.bincount(part, minlength=num_items)[:num_items]
+    lengths = np.diff(offsets)
+    with_set = int(counts[lengths > 0].sum())
+    if not with_set:
+        return None
+    per_class = np.bincount(members, weights=np.repeat(counts, lengths), minlength=num_classes)[:num_classes]
+    rate = np.clip(per_class / with_set, 1e-4, 1 - 1e-4)
+    logits = np.log(rate / (1 - rate))
+    logits[:FIRST_CLASS] = logits[FIRST_CLASS:].min() if num_classes > FIRST_CLASS else 0.0
+    return logits.astype(np.float32)

@@ -27,6 +27,7 @@ from timgen_common.output_folder import Protected
 from timgen_common.progress import SILENT, Progress
 from timgen_model.batches import SplitTensors, epoch_batches, process_share, windows_for_training
 from timgen_model.checkpoint import BEST, LAST, Checkpoint, load_checkpoint, save_checkpoint
+from timgen_model.class_sets import class_prior_logits
 from timgen_model.config import LossConfig, ModelConfig, RunConfig
 from timgen_model.encoded_cache import load_encoded
 from timgen_model.encoding import EncodedDataset
@@ -112,6 +113,13 @@ def build_network(config: RunConfig, data: EncodedDataset) -> TIMGen:
     )
     if catalogue.class_set_offsets is not None:
         network.attach_class_sets(catalogue.class_set_offsets, catalogue.class_set_members)
+        if config.model.class_target == "set" and config.loss.classification > 0:
+            train = data.splits["train"]
+            prior = class_prior_logits(catalogue.class_set_offsets, catalogue.class_set_members, train.items,
+                                       train.is_target, network.spec.num_classes)
+            if prior is not None:  # a fresh network's start; a checkpoint's weights replace it
+                with torch.no_grad():
+                    network.class_head.bias.copy_(torch.from_numpy(prior))
     if network.spec.review_dim:
         network.set_review_statistics(*review_statistics(data.splits["train"].reviews))
     return network

@@ -8,7 +8,14 @@ import torch
 from sklearn.metrics import f1_score
 
 from timgen_data.dataset import BuildOptions, build_dataset
-from timgen_model.class_sets import FIRST_CLASS, class_set_loss, class_set_targets, predicted_sets, true_sets
+from timgen_model.class_sets import (
+    FIRST_CLASS,
+    class_prior_logits,
+    class_set_loss,
+    class_set_targets,
+    predicted_sets,
+    true_sets,
+)
 from timgen_model.contract import read_contract
 from timgen_model.encoding import ITEM_RESERVED, encode_dataset
 from timgen_model.metrics import set_counts, set_f1
@@ -83,3 +90,31 @@ def test_set_targets_loss_and_predictions_by_hand():
     assert predicted_sets(logits[:1], "primary").tolist() == [[False, False, True, False, False]]
     unsure = torch.tensor([[9.0, 9.0, -2.0, -0.5, -1.0]])  # no class passes 0.5: the most likely one still counts
     assert predicted_sets(unsure, "set").tolist() == [[False, False, False, True, False]]
+
+
+def test_class_prior_is_the_base_rate_of_each_class_among_training_targets():
+    offsets, members = np.array([0, 0, 0, 0, 2, 3, 3]), np.array([2, 4, 3])  # items 3: {2, 4}, 4: {3}, 5: {}
+    items = np.array([3, 3, 4, 5, 4, 3, 4])
+    is_target = np.array([1, 1, 1, 1, 0, 1, 1], bool)  # targets: item 3 three times, 4 twice, 5 (no set) once
+    logits = class_prior_logits(offsets, members, items, is_target, 5, chunk=2)
+    rates = 1 / (1 + np.exp(-logits[FIRST_CLASS:]))
+    np.testing.assert_allclose(rates, [3 / 5, 2 / 5, 3 / 5], rtol=1e-5)  # of the five targets with a set
+    assert (logits[:FIRST_CLASS] <= logits[FIRST_CLASS:].min()).all()
+    assert class_prior_logits(offsets, members, np.array([5, 5]), np.array([1, 1], bool), 5) is None
+
+
+def test_a_fresh_set_head_starts_at_the_base_rates_so_its_loss_starts_low(ml100k):
+    from timgen_model.config import load_run_config
+    from timgen_model.training import build_network
+
+    config = load_run_config(None, ["model.embedding_size=16", "model.feedforward_size=32", "model.latent_size=8"])
+    network = build_network(config, ml100k)
+    train = ml100k.splits["train"]
+    targets = torch.as_tensor(np.asarray(train.items)[np.asarray(train.is_target, bool)][:2000], dtype=torch.long)
+    sets = network.class_sets_of(targets)
+    at_prior = class_set_loss(network.class_head.bias.detach().expand(len(targets), -1), sets)
+    at_zero = class_set_loss(torch.zeros(len(targets), network.spec.num_classes), sets)
+    rates = sets[:, FIRST_CLASS:].mean(0).clamp(1e-4, 1 - 1e-4)
+    entropy = -(rates * rates.log() + (1 - rates) * (1 - rates).log()).sum()
+    assert float(at_prior) == pytest.approx(float(entropy), rel=0.05)  # the best a constant can do
+    assert float(at_zero) > 2 * float(at_prior)
