@@ -152,6 +152,12 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     def check(name, ok, detail, source):
         return {"target": name, "met": bool(ok) if ok is not None else None, "detail": detail, "source": source}
 
+    def versus(a: float, b: float) -> str:
+        """Two figures with as many decimals as it takes to tell them apart (up to 8), so a
+        comparison's 'yes' or 'no' never stands beside two equal-looking numbers."""
+        digits = next((d for d in range(4, 9) if f"{a:.{d}f}" != f"{b:.{d}f}"), 8)
+        return f"{a:.{digits}f} vs {b:.{digits}f}"
+
     checks = []
     t, mf = test.get("timgen"), test.get("biased-mf")
     if t and mf and t["rmse"] is not None and mf["rmse"] is not None:
@@ -161,13 +167,13 @@ def target_checks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pool = test.get("timgen-mean-pooling")
     if t and pool:
         checks.append(check("TIMGen RMSE < mean-pooling RMSE", t["rmse"] < pool["rmse"],
-                            f"{t['rmse']:.4f} vs {pool['rmse']:.4f}", FROM_SUMMARY))
+                            versus(t["rmse"], pool["rmse"]), FROM_SUMMARY))
         checks.append(check("TIMGen NDCG@10 > mean-pooling NDCG@10", t["ndcg@10"] > pool["ndcg@10"],
-                            f"{t['ndcg@10']:.4f} vs {pool['ndcg@10']:.4f}", FROM_SUMMARY))
+                            versus(t["ndcg@10"], pool["ndcg@10"]), FROM_SUMMARY))
     sas = test.get("sasrec")
     if t and sas:
         checks.append(check("TIMGen NDCG@10 ≥ SASRec-style NDCG@10", t["ndcg@10"] >= sas["ndcg@10"],
-                            f"{t['ndcg@10']:.4f} vs {sas['ndcg@10']:.4f}", FROM_PROJECT))
+                            versus(t["ndcg@10"], sas["ndcg@10"]), FROM_PROJECT))
     return checks
 
 

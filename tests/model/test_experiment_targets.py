@@ -37,3 +37,12 @@ def test_markdown_shows_the_source_of_each_target():
     for c in checks:
         assert f"| {c['target']} | {c['source']} | {'yes' if c['met'] else 'no'} | {c['detail']} |" in table
     assert "claim" not in table
+
+
+def test_figures_that_decide_a_target_are_shown_until_they_differ():
+    rows = [_row("timgen", 1.0, 0.03320140), _row("timgen-mean-pooling", 1.1, 0.03318009), _row("sasrec", None, 0.0332014)]
+    checks = {c["target"]: c for c in target_checks(rows)}
+    closest = checks["TIMGen NDCG@10 > mean-pooling NDCG@10"]
+    assert closest["met"] is True and closest["detail"] == "0.03320 vs 0.03318"  # 0.0332 vs 0.0332 would read as a tie
+    assert checks["TIMGen RMSE < mean-pooling RMSE"]["detail"] == "1.0000 vs 1.1000"
+    assert checks["TIMGen NDCG@10 ≥ SASRec-style NDCG@10"]["detail"] == "0.03320140 vs 0.03320140"  # equal: met
