@@ -25,13 +25,19 @@ def data(tmp_path_factory):
                                                         embeddings)))
 
 
-def _latents(data, overrides: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+def _network_and_batch(data, overrides: list[str]):
+    """A fresh network (seed 0) in training mode, its config, and a batch of three training windows."""
     config = load_run_config(None, SMALL + overrides)
     torch.manual_seed(0)
     model = build_network(config, data).train()
     split = data.splits["train"]
     batch = SplitTensors(split, data.score_mean, data.score_std).batch(
         windows_for_training(split, config.model.max_len).take(np.arange(3)))
+    return model, config, batch
+
+
+def _latents(data, overrides: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+    model, _, batch = _network_and_batch(data, overrides)
     return model(batch).latent, model(batch).latent
 
 
@@ -65,12 +71,7 @@ def test_overlapping_windows_give_each_later_target_half_a_window_of_context(dat
 
 def _trained_once(data, overrides: list[str]):
     """The network after one optimizer step on three training windows."""
-    config = load_run_config(None, SMALL + overrides)
-    torch.manual_seed(0)
-    model = build_network(config, data).train()
-    split = data.splits["train"]
-    batch = SplitTensors(split, data.score_mean, data.score_std).batch(
-        windows_for_training(split, config.model.max_len).take(np.arange(3)))
+    model, config, batch = _network_and_batch(data, overrides)
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
     loss, _ = model.loss(batch, config.loss, step=0)
     loss.backward()
